@@ -1,0 +1,284 @@
+#include "config.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+
+#include "../plugin_host/plugin_registry.hpp"
+
+namespace passthru::core {
+
+namespace fs = std::filesystem;
+using passthru::sdk::SourcePosition;
+
+namespace {
+
+SourcePosition position_of(const toml::source_region& region) {
+  return {static_cast<std::uint32_t>(region.begin.line), static_cast<std::uint32_t>(region.begin.column)};
+}
+
+bool comes_before(const toml::source_region& a, const toml::source_region& b) {
+  return std::pair(a.begin.line, a.begin.column) < std::pair(b.begin.line, b.begin.column);
+}
+
+/// The entries of a table in the order the file wrote them (toml++ keeps them sorted by name).
+std::vector<std::pair<const toml::key*, const toml::node*>> in_file_order(const toml::table& table) {
+  std::vector<std::pair<const toml::key*, const toml::node*>> entries;
+  for (const auto& [key, node] : table) entries.emplace_back(&key, &node);
+  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+    return comes_before(a.first->source(), b.first->source());
+  });
+  return entries;
+}
+
+class Loader {
+ public:
+  Loader(const fs::path& path, PluginRegistry& registry, std::vector<std::string>& errors)
+      : path_(path), registry_(registry), errors_(errors) {}
+
+  std::optional<Config> load() {
+    std::ifstream probe(path_);
+    if (!probe) {
+      errors_.push_back(path_.string() + ": error: cannot read the config file: " +
+                        std::strerror(errno));
+      return std::nullopt;
+    }
+    toml::table root;
+    try {
+      root = toml::parse_file(path_.string());
+    } catch (const toml::parse_error& e) {
+      error(position_of(e.source()), std::string(e.description()));
+      return std::nullopt;
+    }
+    Config config;
+    config.path = path_;
+    read_top_level(root, config);
+    if (!errors_.empty()) return std::nullopt;  // plugins must load before tables are read
+    if (const auto* servers = root.get("servers")) read_servers(*servers, config);
+    if (config.servers.empty() && errors_.empty())
+      error({1, 1}, "no listener: add a table such as [servers.\"127.0.0.1:8443\"]");
+    if (!errors_.empty()) return std::nullopt;
+    return config;
+  }
+
+ private:
+  void error(SourcePosition where, std::string message) {
+    errors_.push_back(format_error(path_, where, message));
+  }
+  void error_at(const toml::node& node, std::string message) {
+    error(position_of(node.source()), std::move(message));
+  }
+  void error_at(const toml::key& key, std::string message) {
+    error(position_of(key.source()), std::move(message));
+  }
+
+  void read_top_level(const toml::table& root, Config& config) {
+    std::vector<fs::path> plugin_dirs = builtin_plugin_dirs();
+    std::optional<SourcePosition> plugin_dir_at;
+    for (const auto& [key, node] : root) {
+      std::string_view name = key.str();
+      if (name == "plugin_dir") {
+        auto dir = node.value<std::string>();
+        if (!dir) {
+          error_at(node, "plugin_dir must be a string: a folder of plugin .so files");
+          continue;
+        }
+        fs::path folder(*dir);
+        if (folder.is_relative()) folder = path_.parent_path() / folder;
+        plugin_dirs.push_back(folder);
+        plugin_dir_at = position_of(node.source());
+      } else if (name == "log_level") {
+        static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};
+        auto level = node.value<std::string>();
+        if (!level || !levels.count(*level))
+          error_at(node, "log_level must be one of trace, debug, info, warn, error, off");
+        else
+          config.log_level = *level;
+      } else if (name == "workers") {
+        auto workers = node.value<std::int64_t>();
+        if (!workers || *workers < 0 || *workers > 256)
+          error_at(node, "workers must be a whole number from 0 (one per CPU core) to 256");
+        else
+          config.workers = static_cast<unsigned>(*workers);
+      } else if (name == "servers") {
+        if (!node.is_table()) error_at(node, "servers must be a table of listeners");
+      } else {
+        error_at(key, "unknown top-level key '" + std::string(name) +
+                          "'; known keys: plugin_dir, log_level, workers, servers");
+      }
+    }
+    for (const auto& dir : plugin_dirs) {
+      std::vector<std::string> refused;
+      registry_.load_directory(dir, refused);
+      bool is_users = plugin_dir_at && dir == plugin_dirs.back();
+      for (auto& why : refused) error(is_users ? *plugin_dir_at : SourcePosition{}, why);
+    }
+  }
+
+  void read_servers(const toml::node& servers, Config& config) {
+    const auto* table = servers.as_table();
+    if (!table) return;
+    for (const auto& [key, node] : in_file_order(*table)) {
+      ServerConfig server;
+      server.key = std::string(key->str());
+      server.where = position_of(key->source());
+      std::string why;
+      auto listen = parse_endpoint(server.key, false, PortRule::AllowZero, why);
+      if (!listen) error_at(*key, "listener " + why);
+      else server.listen = *listen;
+      if (!node->is_table()) {
+        error_at(*node, "listener '" + server.key + "' must be a table of options and protocols");
+        continue;
+      }
+      read_server(*node->as_table(), server);
+      config.servers.push_back(std::move(server));
+    }
+  }
+
+  bool read_option(const toml::key& key, const toml::node& node, std::uint32_t& out,
+                   std::int64_t low, std::int64_t high) {
+    auto value = node.value<std::int64_t>();
+    if (!value || *value < low || *value > high) {
+      error_at(node, std::string(key.str()) + " must be a whole number from " + std::to_string(low) +
+                         " to " + std::to_string(high));
+      return false;
+    }
+    out = static_cast<std::uint32_t>(*value);
+    return true;
+  }
+
+  void read_server(const toml::table& table, ServerConfig& server) {
+    for (const auto& [key, node] : in_file_order(table)) {
+      std::string name(key->str());
+      if (node->is_table()) {
+        if (name == "CATCHALL")
+          read_server_catchall(*key, *node->as_table(), server);
+        else
+          read_protocol(*key, *node->as_table(), server);
+      } else if (name == "timeout_ms") {
+        read_option(*key, *node, server.timeout_ms, 1, 3'600'000);
+      } else if (name == "max_sniff_bytes") {
+        read_option(*key, *node, server.max_sniff_bytes, 64, 1 << 20);
+      } else if (name == "connect_timeout_ms") {
+        read_option(*key, *node, server.connect_timeout_ms, 1, 3'600'000);
+      } else {
+        error_at(*key, "unknown listener option '" + name +
+                           "'; options are timeout_ms, max_sniff_bytes, connect_timeout_ms, "
+                           "and a sub-table is a protocol: [servers.\"" + server.key + "\".TLS]");
+      }
+    }
+  }
+
+  void read_server_catchall(const toml::key& key, const toml::table& table, ServerConfig& server) {
+    for (const auto& [rule_key, node] : table) {
+      if (rule_key.str() != "CATCHALL") {
+        error_at(rule_key, "the server CATCHALL table takes one rule, CATCHALL = { action = ... }");
+        continue;
+      }
+      if (auto action = read_action(node, "CATCHALL")) server.catchall = *action;
+    }
+    if (table.empty()) error_at(key, "the server CATCHALL table is empty: add CATCHALL = { action = \"REJECT\" }");
+  }
+
+  void read_protocol(const toml::key& key, const toml::table& table, ServerConfig& server) {
+    std::string name(key.str());
+    const LoadedPlugin* plugin = registry_.find(name);
+    if (!plugin) {
+      error_at(key, "unknown protocol '" + name + "'; loaded plugins: " + registry_.names() +
+                        " (add a plugin_dir, or check the table name's case)");
+      return;
+    }
+    for (const auto& other : server.protocols)
+      if (other.name == name) error_at(key, "protocol '" + name + "' appears twice in this listener");
+    ProtocolTable protocol{name, plugin->create(), {}};
+    if (!protocol.protocol) {
+      error_at(key, plugin->path.string() + ": the plugin could not create its protocol");
+      return;
+    }
+    std::vector<passthru::sdk::RuleKey> keys;
+    for (const auto& [rule_key, node] : in_file_order(table)) {
+      std::string text(rule_key->str());
+      keys.push_back({text, position_of(rule_key->source())});
+      auto action = read_action(*node, text);
+      protocol.actions.push_back(action.value_or(Action{}));
+    }
+    passthru::sdk::Diagnostics diagnostics;
+    plugin->descriptor->apply_rules(*protocol.protocol, keys, diagnostics);
+    for (const auto& d : diagnostics.all())
+      error(d.where.line ? d.where : position_of(key.source()), name + ": " + d.message);
+    server.protocols.push_back(std::move(protocol));
+  }
+
+  std::optional<Action> read_action(const toml::node& node, const std::string& rule) {
+    const auto* table = node.as_table();
+    if (!table) {
+      error_at(node, "rule '" + rule + "' must be a table: { action = \"FORWARD\", to_addr = \"host:port\" }");
+      return std::nullopt;
+    }
+    Action action;
+    action.rule = rule;
+    bool ok = true;
+    std::optional<std::string> kind;
+    const toml::node* to_addr = nullptr;
+    for (const auto& [key, value] : *table) {
+      if (key.str() == "action") {
+        kind = value.value<std::string>();
+        if (!kind || (*kind != "FORWARD" && *kind != "REJECT")) {
+          error_at(value, "action must be \"FORWARD\" or \"REJECT\"");
+          ok = false;
+        }
+      } else if (key.str() == "to_addr") {
+        to_addr = &value;
+      } else {
+        error_at(key, "unknown key '" + std::string(key.str()) + "' in rule '" + rule +
+                          "'; a rule takes action and to_addr");
+        ok = false;
+      }
+    }
+    if (!kind) {
+      if (ok) error_at(node, "rule '" + rule + "' has no action: add action = \"FORWARD\" or \"REJECT\"");
+      return std::nullopt;
+    }
+    action.kind = *kind == "FORWARD" ? ActionKind::Forward : ActionKind::Reject;
+    if (action.kind == ActionKind::Forward) {
+      if (!to_addr) {
+        error_at(node, "FORWARD rule '" + rule + "' needs to_addr = \"host:port\"");
+        return std::nullopt;
+      }
+      auto text = to_addr->value<std::string>();
+      std::string why;
+      auto endpoint = text ? parse_endpoint(*text, true, PortRule::NonZero, why) : std::nullopt;
+      if (!text) why = "to_addr must be a string \"host:port\"";
+      if (!endpoint) {
+        error_at(*to_addr, why);
+        return std::nullopt;
+      }
+      action.to = *endpoint;
+    } else if (to_addr) {
+      error_at(*to_addr, "a REJECT rule takes no to_addr");
+      return std::nullopt;
+    }
+    return ok ? std::optional<Action>(action) : std::nullopt;
+  }
+
+  const fs::path& path_;
+  PluginRegistry& registry_;
+  std::vector<std::string>& errors_;
+};
+
+}  // namespace
+
+std::string format_error(const fs::path& file, SourcePosition where, const std::string& message) {
+  std::string out = file.string();
+  if (where.line) out += ":" + std::to_string(where.line) + ":" + std::to_string(where.column);
+  return out + ": error: " + message;
+}
+
+std::optional<Config> load_config(const fs::path& path, PluginRegistry& registry,
+                                  std::vector<std::string>& errors) {
+  return Loader(path, registry, errors).load();
+}
+
+}  // namespace passthru::core

@@ -1,0 +1,63 @@
+// Config: the passthru tree as the server uses it, read from TOML by load_config.
+// A server (listener) holds its protocols in file order, each configured plugin instance
+// with the action of every rule, and an optional server CATCHALL. Nothing here does I/O on
+// connections.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "endpoint.hpp"
+#include "passthru/sdk/protocol.hpp"
+
+namespace passthru::core {
+
+class PluginRegistry;
+
+enum class ActionKind : std::uint8_t { Forward, Reject };
+
+struct Action {
+  ActionKind kind = ActionKind::Reject;
+  Endpoint to;       ///< Forward only
+  std::string rule;  ///< the rule key, for logs ("SNI example.com", "CATCHALL")
+};
+
+struct ProtocolTable {
+  std::string name;  ///< "TLS"
+  std::shared_ptr<passthru::sdk::Protocol> protocol;
+  std::vector<Action> actions;  ///< indexed by the rule index a Match names
+};
+
+struct ServerConfig {
+  std::string key;  ///< as written: "0.0.0.0:443"
+  passthru::sdk::SourcePosition where;
+  Endpoint listen;
+  std::uint32_t timeout_ms = 5000;
+  std::uint32_t max_sniff_bytes = 16384;
+  std::uint32_t connect_timeout_ms = 5000;
+  std::vector<ProtocolTable> protocols;  ///< in the order the file lists them
+  std::optional<Action> catchall;
+};
+
+struct Config {
+  std::filesystem::path path;
+  std::string log_level = "info";
+  unsigned workers = 0;  ///< 0: one per CPU core
+  std::vector<ServerConfig> servers;
+};
+
+/// One error as `file:line:column: error: message` (line and column left out when unknown).
+std::string format_error(const std::filesystem::path& file, passthru::sdk::SourcePosition where,
+                         const std::string& message);
+
+/// Reads `path`, loads the plugins it needs into `registry` (the built-in folders and its
+/// plugin_dir), and configures every protocol. On any error returns nullopt and fills
+/// `errors` with every message found, each already formatted by format_error.
+std::optional<Config> load_config(const std::filesystem::path& path, PluginRegistry& registry,
+                                  std::vector<std::string>& errors);
+
+}  // namespace passthru::core

@@ -1,0 +1,113 @@
+#include "endpoint.hpp"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <cstring>
+
+namespace passthru::core {
+
+namespace {
+
+bool is_host_name(std::string_view host) {
+  if (host.empty() || host.size() > 253) return false;
+  std::size_t label = 0;
+  for (char c : host) {
+    if (c == '.') {
+      if (label == 0) return false;
+      label = 0;
+      continue;
+    }
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_';
+    if (!ok || ++label > 63) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string Endpoint::to_string() const {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+std::optional<Endpoint> parse_endpoint(std::string_view text, bool allow_names, PortRule port_rule,
+                                       std::string& error) {
+  Endpoint endpoint;
+  std::string_view host;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      error = "'" + std::string(text) + "' is not an address: write an IPv6 address as [::1]:443";
+      return std::nullopt;
+    }
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      error = "'" + std::string(text) + "' has no port: write host:port, e.g. 127.0.0.1:8443";
+      return std::nullopt;
+    }
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      error = "'" + std::string(text) + "': put an IPv6 address in brackets, as [::1]:443";
+      return std::nullopt;
+    }
+  }
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  bool port_ok = ec == std::errc() && end == port.data() + port.size() && !port.empty() &&
+                 value <= 65535 && (value != 0 || port_rule == PortRule::AllowZero);
+  if (!port_ok) {
+    error = "'" + std::string(text) + "' has a bad port: use a number from " +
+            (port_rule == PortRule::AllowZero ? "0" : "1") + " to 65535";
+    return std::nullopt;
+  }
+  endpoint.host = std::string(host);
+  endpoint.port = static_cast<std::uint16_t>(value);
+
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&endpoint.address);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&endpoint.address);
+  if (inet_pton(AF_INET, endpoint.host.c_str(), &v4->sin_addr) == 1 && text.front() != '[') {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(endpoint.port);
+    endpoint.is_literal = true;
+  } else if (inet_pton(AF_INET6, endpoint.host.c_str(), &v6->sin6_addr) == 1) {
+    std::memset(&endpoint.address, 0, sizeof endpoint.address);
+    inet_pton(AF_INET6, endpoint.host.c_str(), &v6->sin6_addr);
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(endpoint.port);
+    endpoint.is_literal = true;
+  } else if (text.front() == '[') {
+    error = "'" + std::string(text) + "': the part in brackets is not an IPv6 address";
+    return std::nullopt;
+  } else if (!allow_names) {
+    error = "'" + std::string(text) + "' must be an IP address and port, e.g. 0.0.0.0:443 or [::]:443";
+    return std::nullopt;
+  } else if (!is_host_name(endpoint.host)) {
+    error = "'" + std::string(text) + "': '" + endpoint.host + "' is neither an IP address nor a host name";
+    return std::nullopt;
+  }
+  return endpoint;
+}
+
+std::string format_address(const sockaddr* address) {
+  char text[INET6_ADDRSTRLEN] = "?";
+  if (address->sa_family == AF_INET) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(address);
+    inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
+    return std::string(text) + ":" + std::to_string(ntohs(v4->sin_port));
+  }
+  if (address->sa_family == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(address);
+    inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
+    return "[" + std::string(text) + "]:" + std::to_string(ntohs(v6->sin6_port));
+  }
+  return "?";
+}
+
+}  // namespace passthru::core

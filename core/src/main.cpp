@@ -1,0 +1,58 @@
+// passthru's command line: read the config, then either check it (--check) or run it.
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "config/config.hpp"
+#include "passthru_version.hpp"  // generated: kPassthruVersion
+#include "plugin_host/plugin_registry.hpp"
+#include "server/server.hpp"
+
+namespace {
+constexpr int kExitConfigError = 2;
+}
+
+int main(int argc, char** argv) {
+  CLI::App app{"passthru: many services on one port. Detects each connection's protocol from its "
+               "first bytes and forwards or rejects it by the rules of a TOML config."};
+  std::string config_path = "/etc/passthru/passthru.toml";
+  bool check_only = false;
+  std::string log_level;
+  app.add_option("-c,--config", config_path, "the config file")->capture_default_str();
+  app.add_flag("--check", check_only, "load the config and plugins, report, and exit (0 = valid, 2 = not)");
+  app.add_option("-l,--log-level", log_level, "override the config's log_level")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app.set_version_flag("-V,--version", std::string("passthru ") + passthru::kPassthruVersion);
+  CLI11_PARSE(app, argc, argv);
+
+  passthru::core::PluginRegistry plugins;
+  std::vector<std::string> errors;
+  auto config = passthru::core::load_config(config_path, plugins, errors);
+  if (!config) {
+    for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
+    std::fprintf(stderr, "passthru: %zu error%s in %s; nothing was started\n", errors.size(),
+                 errors.size() == 1 ? "" : "s", config_path.c_str());
+    return kExitConfigError;
+  }
+  if (check_only) {
+    std::printf("%s: OK (%zu listener%s; plugins: ", config_path.c_str(), config->servers.size(),
+                config->servers.size() == 1 ? "" : "s");
+    bool first = true;
+    for (const auto& [name, plugin] : plugins.all()) {
+      std::printf("%s%s from %s", first ? "" : ", ", name.c_str(), plugin.path.c_str());
+      first = false;
+    }
+    std::printf(")\n");
+    return 0;
+  }
+
+  auto logger = spdlog::stderr_color_mt("passthru");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(log_level.empty() ? config->log_level : log_level));
+  signal(SIGPIPE, SIG_IGN);  // a peer gone mid-write is an error code, not a signal
+  return passthru::core::run_server(*config);
+}

@@ -1,0 +1,65 @@
+#include "detection.hpp"
+
+#include <algorithm>
+
+namespace passthru::core {
+
+using passthru::sdk::VerdictKind;
+
+const char* to_token(FallbackReason reason) noexcept {
+  switch (reason) {
+    case FallbackReason::NoProtocol: return "no_protocol";
+    case FallbackReason::NoRule: return "no_rule";
+    case FallbackReason::BufferFull: return "buffer_full";
+    case FallbackReason::ClientEof: return "client_eof";
+    case FallbackReason::Timeout: return "timeout";
+  }
+  return "unknown";
+}
+
+Decision Detection::fallback(FallbackReason reason, const ProtocolTable* protocol) const noexcept {
+  Decision d;
+  d.kind = Decision::Kind::ServerCatchall;
+  d.fallback = reason;
+  d.protocol = protocol;
+  d.action = server_->catchall ? &*server_->catchall : nullptr;
+  return d;
+}
+
+Decision Detection::advance(passthru::sdk::ByteSpan bytes, bool eof, bool full) noexcept {
+  const auto& protocols = server_->protocols;
+  const std::size_t capacity = server_->max_sniff_bytes;
+  while (current_ < protocols.size()) {
+    if (!eof && !full && bytes.size() < wanted_) return {};
+    const ProtocolTable& table = protocols[current_];
+    passthru::sdk::Verdict verdict = table.protocol->identify({bytes, eof, capacity});
+    if (verdict.kind == VerdictKind::NeedMore && !eof && !full && verdict.need_bytes <= capacity) {
+      // Wait for what it asked for, and never less than one more byte.
+      wanted_ = std::max<std::uint32_t>(verdict.need_bytes, static_cast<std::uint32_t>(bytes.size() + 1));
+      return {};
+    }
+    if (verdict.kind == VerdictKind::Match) {
+      if (verdict.rule >= table.actions.size()) {
+        Decision d = fallback(FallbackReason::NoRule, &table);
+        d.facts = verdict.facts;
+        return d;
+      }
+      Decision d;
+      d.kind = Decision::Kind::Rule;
+      d.protocol = &table;
+      d.action = &table.actions[verdict.rule];
+      d.facts = verdict.facts;
+      return d;
+    }
+    // NoMatch, or NeedMore that can no longer be satisfied: the next protocol's turn.
+    ++current_;
+    wanted_ = 0;
+  }
+  return fallback(eof ? FallbackReason::ClientEof
+                      : full ? FallbackReason::BufferFull : FallbackReason::NoProtocol,
+                  nullptr);
+}
+
+Decision Detection::on_timeout() const noexcept { return fallback(FallbackReason::Timeout, nullptr); }
+
+}  // namespace passthru::core

@@ -1,0 +1,103 @@
+#include "server.hpp"
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <thread>
+
+#include "worker.hpp"
+
+namespace passthru::core {
+
+namespace {
+
+/// A non-blocking listening socket on `at` with SO_REUSEPORT, so every worker can have its own
+/// socket on the same address. Returns the descriptor, or -1 with `error` set.
+int open_listener(const Endpoint& at, std::uint16_t port, std::string& error) {
+  sockaddr_storage address = at.address;
+  if (address.ss_family == AF_INET) reinterpret_cast<sockaddr_in*>(&address)->sin_port = htons(port);
+  else reinterpret_cast<sockaddr_in6*>(&address)->sin6_port = htons(port);
+  int fd = socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = std::strerror(errno);
+    return -1;
+  }
+  int on = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
+  socklen_t length = address.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), length) < 0 || listen(fd, SOMAXCONN) < 0) {
+    error = std::strerror(errno);
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+std::uint16_t bound_port(int fd) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  return address.ss_family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in*>(&address)->sin_port)
+                                      : ntohs(reinterpret_cast<sockaddr_in6*>(&address)->sin6_port);
+}
+
+}  // namespace
+
+int run_server(const Config& config) {
+  unsigned workers = config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());
+
+  // fds[w][s]: worker w's socket for server s. Port 0 is resolved by the first bind, and the
+  // other workers bind the port it got.
+  std::vector<std::vector<int>> fds(workers, std::vector<int>(config.servers.size(), -1));
+  std::vector<std::string> names;
+  for (std::size_t s = 0; s < config.servers.size(); ++s) {
+    const ServerConfig& server = config.servers[s];
+    std::uint16_t port = server.listen.port;
+    for (unsigned w = 0; w < workers; ++w) {
+      std::string error;
+      int fd = open_listener(server.listen, port, error);
+      if (fd < 0) {
+        std::fprintf(stderr, "%s\n",
+                     format_error(config.path, server.where, "cannot listen on " + server.key + ": " + error).c_str());
+        return 1;
+      }
+      port = bound_port(fd);
+      fds[w][s] = fd;
+    }
+    Endpoint shown = server.listen;
+    shown.port = port;
+    names.push_back(shown.to_string());
+    std::printf("passthru: listening on %s (%u workers)\n", names.back().c_str(), workers);
+  }
+  std::fflush(stdout);
+
+  // Stop signals are taken by this thread alone, with sigwait; workers never see them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  std::vector<std::unique_ptr<Worker>> loops;
+  for (unsigned w = 0; w < workers; ++w) loops.push_back(std::make_unique<Worker>(config, fds[w], names));
+  std::vector<std::thread> threads;
+  for (auto& loop : loops) threads.emplace_back([&loop] { loop->run(); });
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("received {}, stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  for (auto& loop : loops) loop->stop();
+  for (auto& thread : threads) thread.join();
+  loops.clear();
+  return 0;
+}
+
+}  // namespace passthru::core

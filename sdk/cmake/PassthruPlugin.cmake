@@ -1,0 +1,46 @@
+# passthru_add_plugin(<name> SOURCES ... [LIBRARIES ...] [TESTS ...] [FUZZ <file> CORPUS <dir>])
+#
+# Builds a detector plugin as <build>/plugins/<name>.so (installed to lib/passthru/plugins),
+# with hidden visibility so that it exports only what PASSTHRU_EXPORT_PROTOCOL exports.
+# TESTS: doctest files, built into <name>_tests with the plugin's code and registered with ctest.
+# FUZZ: a libFuzzer target. With PASSTHRU_FUZZ=ON it links libFuzzer; otherwise it links a
+# main that replays every file of CORPUS, and ctest runs that.
+function(passthru_add_plugin name)
+  cmake_parse_arguments(PLUGIN "" "FUZZ;CORPUS" "SOURCES;LIBRARIES;TESTS" ${ARGN})
+  set(code passthru_${name}_code)
+  add_library(${code} OBJECT ${PLUGIN_SOURCES})
+  target_link_libraries(${code} PUBLIC passthru::sdk ${PLUGIN_LIBRARIES})
+  target_include_directories(${code} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
+  set_target_properties(${code} PROPERTIES POSITION_INDEPENDENT_CODE ON
+                        CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
+
+  add_library(${name} MODULE)
+  target_link_libraries(${name} PRIVATE ${code})
+  set_target_properties(${name} PROPERTIES PREFIX "" OUTPUT_NAME ${name}
+                        LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/plugins)
+  install(TARGETS ${name} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/passthru/plugins)
+
+  if(PLUGIN_TESTS AND TARGET doctest::doctest)
+    add_executable(${name}_tests ${PLUGIN_TESTS})
+    target_link_libraries(${name}_tests PRIVATE ${code} passthru_sdk_testing doctest::doctest)
+    target_compile_definitions(${name}_tests PRIVATE
+      PLUGIN_TEST_DATA="${CMAKE_CURRENT_SOURCE_DIR}/tests")
+    add_test(NAME ${name}.unit COMMAND ${name}_tests)
+    set_tests_properties(${name}.unit PROPERTIES LABELS "unit;plugin")
+  endif()
+
+  if(PLUGIN_FUZZ)
+    add_executable(${name}_fuzz ${PLUGIN_FUZZ})
+    target_link_libraries(${name}_fuzz PRIVATE ${code} passthru_sdk_testing)
+    if(PASSTHRU_FUZZ)
+      target_compile_options(${name}_fuzz PRIVATE -fsanitize=fuzzer)
+      target_link_options(${name}_fuzz PRIVATE -fsanitize=fuzzer)
+    else()
+      target_sources(${name}_fuzz PRIVATE ${PROJECT_SOURCE_DIR}/sdk/testing/fuzz_replay_main.cpp)
+      if(TARGET doctest::doctest)
+        add_test(NAME ${name}.fuzz_corpus COMMAND ${name}_fuzz ${PLUGIN_CORPUS})
+        set_tests_properties(${name}.fuzz_corpus PROPERTIES LABELS "unit;fuzz")
+      endif()
+    endif()
+  endif()
+endfunction()

@@ -1,0 +1,60 @@
+// Protocol: the interface every detector plugin implements. This is the whole contract.
+//
+//  - The host creates one instance per server table (`[servers."ADDR".NAME]`), calls
+//    apply_rules once with that table's rule keys, and from then on shares the instance,
+//    read-only, between every connection and thread of that server.
+//  - identify() is called on the bytes a connection has sent so far. It must be pure and
+//    stable: the answer depends only on those bytes (and eof), and once it is NoMatch or
+//    Match, feeding more bytes never changes it. So the decision cannot depend on how TCP
+//    split the stream. NeedMore names the total size worth waiting for, so a client that
+//    trickles one byte at a time does not make the host re-parse on every byte.
+//  - identify() never throws, never blocks, and never reads outside the view. Plugins never
+//    touch sockets: the host owns the connection.
+//
+// Rule keys are plain strings ("SNI example.com"); the host parses the action part of each
+// rule itself, so a plugin only says which rule (by index) applies.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "passthru/sdk/bytes.hpp"
+#include "passthru/sdk/diagnostics.hpp"
+#include "passthru/sdk/verdict.hpp"
+
+namespace passthru::sdk {
+
+/// One rule key of a protocol table, with where it stands in the config file.
+/// The rule's index in the list given to apply_rules is what a Match names.
+struct RuleKey {
+  std::string text;  ///< e.g. "SNI *.example.org" or "CATCHALL"
+  SourcePosition where;
+};
+
+/// What identify() sees: the connection's first bytes, whether the client has finished
+/// sending (EOF), and how many bytes the host will buffer at most before giving up.
+struct ConnView {
+  ByteSpan bytes;
+  bool eof = false;
+  std::size_t capacity = 0;
+};
+
+class Protocol {
+ public:
+  virtual ~Protocol() = default;
+
+  /// The table name this protocol answers to in the config, e.g. "TLS".
+  [[nodiscard]] virtual std::string_view name() const noexcept = 0;
+
+  /// Takes the rule keys of one table. Reports every key it refuses through `diagnostics`,
+  /// with the key's position and what to write instead. May throw; the export shim turns an
+  /// exception into a diagnostic.
+  virtual void apply_rules(std::span<const RuleKey> rules, Diagnostics& diagnostics) = 0;
+
+  /// The verdict on `view` (see the contract at the top of this file).
+  [[nodiscard]] virtual Verdict identify(const ConnView& view) const noexcept = 0;
+};
+
+}  // namespace passthru::sdk

@@ -1,0 +1,30 @@
+// The SDK's ABI version and build fingerprint. A plugin records both when it is built and the
+// host refuses a plugin whose values differ from its own, naming which one differs.
+// The fingerprint covers what breaks a C++ interface silently: the SDK headers' contents
+// (their hash is generated at build time into sdk_hash.hpp) and the C++ standard library ABI.
+#pragma once
+
+#include "passthru/sdk/sdk_hash.hpp"  // generated: PASSTHRU_SDK_HEADER_HASH
+
+#define PASSTHRU_SDK_ABI_MAJOR 1
+
+#define PASSTHRU_STRINGIFY_(x) #x
+#define PASSTHRU_STRINGIFY(x) PASSTHRU_STRINGIFY_(x)
+
+#if defined(_GLIBCXX_USE_CXX11_ABI)
+#define PASSTHRU_STDLIB_ABI "libstdc++/cxx11abi=" PASSTHRU_STRINGIFY(_GLIBCXX_USE_CXX11_ABI)
+#elif defined(_LIBCPP_VERSION)
+#define PASSTHRU_STDLIB_ABI "libc++/" PASSTHRU_STRINGIFY(_LIBCPP_ABI_VERSION)
+#else
+#define PASSTHRU_STDLIB_ABI "unknown-stdlib"
+#endif
+
+namespace passthru::sdk {
+
+inline constexpr unsigned kAbiMajor = PASSTHRU_SDK_ABI_MAJOR;
+
+/// "stdlib=...;sdk-headers=..." — equal strings mean the plugin and host agree on layouts.
+inline constexpr const char* kBuildFingerprint =
+    "stdlib=" PASSTHRU_STDLIB_ABI ";sdk-headers=" PASSTHRU_SDK_HEADER_HASH;
+
+}  // namespace passthru::sdk
