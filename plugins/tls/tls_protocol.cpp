@@ -1,58 +1,53 @@
-// The TLS detector plugin: table [servers."ADDR".TLS]. It adapts parse_client_hello (facts)
-// and TlsRules (rule choice) to the SDK's Protocol interface. See README.md for its keys.
+#include "tls_protocol.hpp"
+
 #include <string_view>
 
 #include "client_hello.hpp"
 #include "passthru/sdk/export.hpp"
-#include "rules.hpp"
 
 namespace passthru::tls {
 
 using passthru::sdk::NoMatchReason;
 using passthru::sdk::Verdict;
 
-class TlsProtocol final : public passthru::sdk::Protocol {
- public:
-  std::string_view name() const noexcept override { return "TLS"; }
+namespace {
 
-  void apply_rules(std::span<const passthru::sdk::RuleKey> rules,
-                   passthru::sdk::Diagnostics& diagnostics) override {
-    rules_.apply(rules, diagnostics);
+/// "h2,http/1.1" for the log; unprintable bytes shown as '?', cut at 128 bytes.
+std::string_view alpn_list(const ClientHello& hello) noexcept {
+  thread_local char text[128];
+  std::size_t used = 0;
+  hello.any_alpn([&](std::string_view name) {
+    if (used + name.size() + 1 > sizeof text) return true;
+    if (used) text[used++] = ',';
+    for (char c : name) text[used++] = (c >= 0x20 && c < 0x7F) ? c : '?';
+    return false;
+  });
+  return {text, used};
+}
+
+}  // namespace
+
+void TlsProtocol::apply_rules(std::span<const passthru::sdk::RuleKey> rules,
+                              passthru::sdk::Diagnostics& diagnostics) {
+  rules_.apply(rules, diagnostics);
+}
+
+Verdict TlsProtocol::identify(const passthru::sdk::ConnView& view) const noexcept {
+  HelloParse parse = parse_client_hello(view.bytes, view.eof, view.capacity);
+  switch (parse.status) {
+    case HelloStatus::NeedMore: return Verdict::need_more(parse.need_bytes);
+    case HelloStatus::NotTls: return Verdict::no_match(NoMatchReason::NotThisProtocol);
+    case HelloStatus::Malformed: return Verdict::no_match(NoMatchReason::Malformed);
+    case HelloStatus::TooLarge: return Verdict::no_match(NoMatchReason::TooLarge);
+    case HelloStatus::Truncated: return Verdict::no_match(NoMatchReason::Truncated);
+    case HelloStatus::Complete: break;
   }
-
-  Verdict identify(const passthru::sdk::ConnView& view) const noexcept override {
-    HelloParse parse = parse_client_hello(view.bytes, view.eof, view.capacity);
-    switch (parse.status) {
-      case HelloStatus::NeedMore: return Verdict::need_more(parse.need_bytes);
-      case HelloStatus::NotTls: return Verdict::no_match(NoMatchReason::NotThisProtocol);
-      case HelloStatus::Malformed: return Verdict::no_match(NoMatchReason::Malformed);
-      case HelloStatus::TooLarge: return Verdict::no_match(NoMatchReason::TooLarge);
-      case HelloStatus::Truncated: return Verdict::no_match(NoMatchReason::Truncated);
-      case HelloStatus::Complete: break;
-    }
-    Verdict verdict = Verdict::match(rules_.select(parse.hello));
-    if (parse.hello.sni_length) verdict.facts.add("sni", parse.hello.sni());
-    if (!parse.hello.alpn.empty()) verdict.facts.add("alpn", alpn_list(parse.hello));
-    if (parse.hello.sslv2) verdict.facts.add("hello", "sslv2");
-    return verdict;
-  }
-
- private:
-  /// "h2,http/1.1" for the log, cut at 128 bytes.
-  static std::string_view alpn_list(const ClientHello& hello) noexcept {
-    thread_local char text[128];
-    std::size_t used = 0;
-    hello.any_alpn([&](std::string_view name) {
-      if (used + name.size() + 1 > sizeof text) return true;
-      if (used) text[used++] = ',';
-      for (char c : name) text[used++] = (c >= 0x20 && c < 0x7F) ? c : '?';
-      return false;
-    });
-    return {text, used};
-  }
-
-  TlsRules rules_;
-};
+  Verdict verdict = Verdict::match(rules_.select(parse.hello));
+  if (parse.hello.sni_length) verdict.facts.add("sni", parse.hello.sni());
+  if (!parse.hello.alpn.empty()) verdict.facts.add("alpn", alpn_list(parse.hello));
+  if (parse.hello.sslv2) verdict.facts.add("hello", "sslv2");
+  return verdict;
+}
 
 }  // namespace passthru::tls
 

@@ -1,0 +1,41 @@
+// libFuzzer target for the TLS detector. The input is a list of reads: each read is one length
+// byte then that many bytes, as TCP might deliver them. Every read is fed to identify() the way
+// the host does, and the probe harness checks the contract on the whole input.
+#include <cstdint>
+#include <cstdlib>
+#include <vector>
+
+#include "probe_harness.hpp"
+#include "tls_protocol.hpp"
+
+namespace {
+
+const passthru::tls::TlsProtocol& protocol() {
+  static passthru::tls::TlsProtocol* instance = [] {
+    auto* p = new passthru::tls::TlsProtocol();
+    std::vector<passthru::sdk::RuleKey> rules{{"SNI hello.example.test", {}}, {"SNI *.example.org", {}},
+                                              {"ALPN h2", {}}, {"CATCHALL", {}}};
+    passthru::sdk::Diagnostics diagnostics;
+    p->apply_rules(rules, diagnostics);
+    return p;
+  }();
+  return *instance;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::vector<std::uint8_t> stream;
+  std::size_t capacity = 4096;
+  for (std::size_t at = 0; at < size;) {
+    std::size_t n = data[at++];
+    n = std::min(n, size - at);
+    stream.insert(stream.end(), data + at, data + at + n);
+    at += n;
+    (void)protocol().identify({{stream.data(), stream.size()}, false, capacity});
+  }
+  if (stream.size() > 1024) stream.resize(1024);  // keep the every-prefix check quick
+  auto report = passthru::testing::probe_every_prefix(protocol(), {stream.data(), stream.size()}, capacity, true);
+  if (!report.violation.empty()) std::abort();
+  return 0;
+}
