@@ -3,6 +3,8 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <set>
 
@@ -86,7 +88,7 @@ class Loader {
           continue;
         }
         fs::path folder(*dir);
-        if (folder.is_relative()) folder = path_.parent_path() / folder;
+        if (folder.is_relative()) folder = (path_.parent_path() / folder).lexically_normal();
         plugin_dirs.push_back(folder);
         plugin_dir_at = position_of(node.source());
       } else if (name == "log_level") {
@@ -222,25 +224,26 @@ class Loader {
     bool ok = true;
     std::optional<std::string> kind;
     const toml::node* to_addr = nullptr;
-    for (const auto& [key, value] : *table) {
-      if (key.str() == "action") {
-        kind = value.value<std::string>();
+    bool has_action = false;
+    for (const auto& [key, value] : in_file_order(*table)) {
+      if (key->str() == "action") {
+        has_action = true;
+        kind = value->value<std::string>();
         if (!kind || (*kind != "FORWARD" && *kind != "REJECT")) {
-          error_at(value, "action must be \"FORWARD\" or \"REJECT\"");
+          error_at(*value, "action must be \"FORWARD\" or \"REJECT\"");
           ok = false;
         }
-      } else if (key.str() == "to_addr") {
-        to_addr = &value;
+      } else if (key->str() == "to_addr") {
+        to_addr = value;
       } else {
-        error_at(key, "unknown key '" + std::string(key.str()) + "' in rule '" + rule +
-                          "'; a rule takes action and to_addr");
+        error_at(*key, "unknown key '" + std::string(key->str()) + "' in rule '" + rule +
+                           "'; a rule takes action and to_addr");
         ok = false;
       }
     }
-    if (!kind) {
-      if (ok) error_at(node, "rule '" + rule + "' has no action: add action = \"FORWARD\" or \"REJECT\"");
-      return std::nullopt;
-    }
+    if (!has_action)
+      error_at(node, "rule '" + rule + "' has no action: add action = \"FORWARD\" or \"REJECT\"");
+    if (!has_action || !kind || (*kind != "FORWARD" && *kind != "REJECT")) return std::nullopt;
     action.kind = *kind == "FORWARD" ? ActionKind::Forward : ActionKind::Reject;
     if (action.kind == ActionKind::Forward) {
       if (!to_addr) {

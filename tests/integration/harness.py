@@ -1,0 +1,273 @@
+"""Shared helpers for integration tests: start the real passthru binary on port 0 with a
+config, start real peers (openssl s_server, plain TCP servers), and look at the process
+(/proc/PID/fd). Every wait is bounded and scaled by PASSTHRU_TEST_TIMEOUT_MULTIPLIER."""
+
+import hashlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+BUILD = Path(os.environ.get("PASSTHRU_BUILD_DIR", Path(__file__).resolve().parents[2] / "build"))
+BINARY = Path(os.environ.get("PASSTHRU_BIN", BUILD / "passthru"))
+SOURCE = Path(__file__).resolve().parents[2]
+SCALE = float(os.environ.get("PASSTHRU_TEST_TIMEOUT_MULTIPLIER", "1"))
+
+
+def seconds(s):
+    """A timeout scaled for slow builds (sanitizers)."""
+    return s * SCALE
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + seconds(timeout)
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Passthru:
+    """passthru running a config. `config` is TOML text; listeners should use port 0.
+    .ports lists the bound ports in config order; .log() returns stderr so far."""
+
+    def __init__(self, config, workers=None, listeners=1):
+        self.dir = tempfile.TemporaryDirectory(prefix="passthru-test-")
+        self.path = Path(self.dir.name) / "passthru.toml"
+        if workers is not None:
+            config = f"workers = {workers}\n" + config
+        self.path.write_text(config)
+        self.stderr_path = Path(self.dir.name) / "stderr.log"
+        self.stderr = open(self.stderr_path, "w")
+        self.process = subprocess.Popen([str(BINARY), "-c", str(self.path)], stdout=subprocess.PIPE,
+                                        stderr=self.stderr, text=True)
+        self.ports = []
+        deadline = time.monotonic() + seconds(10)
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            m = re.search(r"listening on .*:(\d+) ", line)
+            if m:
+                self.ports.append(int(m.group(1)))
+            if len(self.ports) == listeners:
+                break
+        if not self.ports:
+            self.stop()
+            raise AssertionError("passthru did not start:\n" + self.log())
+        self.port = self.ports[0]
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def fd_count(self):
+        return len(os.listdir(f"/proc/{self.pid}/fd"))
+
+    def rss_kib(self):
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def log(self):
+        self.stderr.flush()
+        return self.stderr_path.read_text()
+
+    def wait_log(self, pattern, timeout=5):
+        wait_until(lambda: re.search(pattern, self.log()), timeout, f"log line /{pattern}/")
+        return re.findall(pattern, self.log())
+
+    def stop(self):
+        """SIGTERM, then the exit status (0 expected)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=seconds(10))
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.stderr.close()
+        self.process.stdout.close()
+        return self.process.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        code = self.stop()
+        log = self.stderr_path.read_text() if self.stderr_path.exists() else ""
+        self.dir.cleanup()
+        if exc[0] is None:
+            assert code == 0, f"passthru exited {code}:\n{log}"
+            assert "ERROR: AddressSanitizer" not in log and "runtime error:" not in log, log
+
+
+# ---- TLS peers -------------------------------------------------------------------------------
+
+_cert_dir = tempfile.TemporaryDirectory(prefix="passthru-certs-")
+
+
+def certificate(name):
+    """A self-signed certificate for `name` (CN and SAN): (cert path, key path)."""
+    cert = Path(_cert_dir.name) / f"{name}.pem"
+    key = Path(_cert_dir.name) / f"{name}.key"
+    if not cert.exists():
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                        "-out", str(cert), "-days", "2", "-subj", f"/CN={name}",
+                        "-addext", f"subjectAltName=DNS:{name}"], check=True, capture_output=True)
+    return cert, key
+
+
+class TlsBackend:
+    """openssl s_server on 127.0.0.1 with its own certificate for `name`, answering HTTP (-www)."""
+
+    def __init__(self, name, extra=()):
+        cert, key = certificate(name)
+        self.name = name
+        self.process = subprocess.Popen(["openssl", "s_server", "-accept", "127.0.0.1:0", "-cert", str(cert),
+                                         "-key", str(key), "-www", "-naccept", "100000", *extra],
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + seconds(10)
+        self.port = None
+        while time.monotonic() < deadline and self.port is None:
+            line = self.process.stdout.readline()
+            m = re.search(r"ACCEPT .*:(\d+)", line)
+            if m:
+                self.port = int(m.group(1))
+        assert self.port, "s_server did not start"
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self):
+        for _ in self.process.stdout:
+            pass
+
+    def close(self):
+        self.process.terminate()
+        self.process.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def s_client(port, servername=None, alpn=None, extra=()):
+    """Runs openssl s_client through passthru; returns the CN of the certificate it got, or None."""
+    cmd = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", *extra]
+    if servername:
+        cmd += ["-servername", servername]
+    if alpn:
+        cmd += ["-alpn", alpn]
+    r = subprocess.run(cmd, input="", capture_output=True, text=True, timeout=seconds(15))
+    m = re.search(r"subject=CN ?= ?(\S+)", r.stdout)
+    return m.group(1) if m else None
+
+
+def curl_https(port, name, ca, extra=()):
+    """curl https://name:port/ with name resolved to 127.0.0.1, verifying against `ca`."""
+    return subprocess.run(["curl", "-sS", "--max-time", str(seconds(10)), "--resolve", f"{name}:{port}:127.0.0.1",
+                           "--cacert", str(ca), *extra, f"https://{name}:{port}/"],
+                          capture_output=True, text=True)
+
+
+# ---- Plain TCP peers ---------------------------------------------------------------------------
+
+class TcpServer:
+    """A plain TCP server on 127.0.0.1:0 running `handler(conn)` per connection in a thread."""
+
+    def __init__(self, handler, backlog=64):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(backlog)
+        self.port = self.sock.getsockname()[1]
+        self.handler = handler
+        self.received = []  # what each connection's handler chose to record
+        self._stop = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        with conn:
+            try:
+                self.handler(self, conn)
+            except OSError:
+                pass
+
+    def close(self):
+        self._stop = True
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def echo_handler(server, conn):
+    """Echoes everything, then half-closes once the client has."""
+    while True:
+        data = conn.recv(65536)
+        if not data:
+            break
+        conn.sendall(data)
+    conn.shutdown(socket.SHUT_WR)
+
+
+def record_handler(server, conn):
+    """Records everything until EOF, then answers with the SHA-256 of it and closes."""
+    chunks = []
+    while True:
+        data = conn.recv(65536)
+        if not data:
+            break
+        chunks.append(data)
+    data = b"".join(chunks)
+    server.received.append(data)
+    conn.sendall(hashlib.sha256(data).hexdigest().encode())
+
+
+def banner_handler(banner):
+    """Speaks first (as SMTP or SSH servers do), then echoes."""
+    def handler(server, conn):
+        conn.sendall(banner)
+        echo_handler(server, conn)
+    return handler
+
+
+def connect(port, timeout=10):
+    s = socket.create_connection(("127.0.0.1", port), timeout=seconds(timeout))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def recv_all(sock):
+    chunks = []
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return b"".join(chunks)
+        chunks.append(data)
+
+
+def send_in_pieces(sock, data, size, pause=0.002):
+    """Sends `data` in segments of `size` bytes with pauses, so they arrive as separate reads."""
+    for i in range(0, len(data), size):
+        sock.sendall(data[i:i + size])
+        time.sleep(pause)

@@ -1,0 +1,200 @@
+"""The relay with real sockets: every byte delivered both ways, half-close passed on in each
+direction, backpressure bounding memory, resets passed on, backend failures handled, silent
+clients routed at the deadline, and no descriptor left open afterwards."""
+
+import hashlib
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from harness import (Passthru, TcpServer, banner_handler, connect, echo_handler, record_handler,  # noqa: E402
+                     recv_all, seconds, wait_until)
+
+
+def catchall_config(port, extra=""):
+    return f"""
+[servers."127.0.0.1:0"]
+timeout_ms = 300
+connect_timeout_ms = 500
+{extra}
+[servers."127.0.0.1:0".TLS]
+CATCHALL = {{ action = "REJECT" }}
+[servers."127.0.0.1:0".CATCHALL]
+CATCHALL = {{ action = "FORWARD", to_addr = "127.0.0.1:{port}" }}
+"""
+
+
+class Relay(unittest.TestCase):
+    def test_non_tls_bytes_reach_the_server_catchall_intact(self):
+        with TcpServer(record_handler) as backend, Passthru(catchall_config(backend.port)) as proxy:
+            with connect(proxy.port) as s:
+                s.sendall(b"HELLO plain protocol\r\n")
+                s.shutdown(socket.SHUT_WR)
+                self.assertEqual(recv_all(s).decode(), hashlib.sha256(b"HELLO plain protocol\r\n").hexdigest())
+            proxy.wait_log(r"protocol=- rule=CATCHALL fallback=no_protocol .*end=done")
+
+    def test_a_silent_client_is_forwarded_at_the_deadline_to_a_server_that_speaks_first(self):
+        with TcpServer(banner_handler(b"220 mail.example ESMTP\r\n")) as backend, \
+                Passthru(catchall_config(backend.port)) as proxy:
+            with connect(proxy.port) as s:
+                started = time.monotonic()
+                self.assertEqual(s.recv(100), b"220 mail.example ESMTP\r\n")
+                self.assertGreaterEqual(time.monotonic() - started, 0.25)  # timeout_ms = 300
+                s.sendall(b"EHLO me\r\n")
+                self.assertEqual(s.recv(100), b"EHLO me\r\n")
+            proxy.wait_log(r"rule=CATCHALL fallback=timeout action=FORWARD")
+
+    def test_a_multi_megabyte_transfer_arrives_intact_both_ways(self):
+        payload = os.urandom(24 * 1024 * 1024)
+        with TcpServer(echo_handler) as backend, Passthru(catchall_config(backend.port)) as proxy, \
+                connect(proxy.port, timeout=60) as s:
+            received = []
+            reader = threading.Thread(target=lambda: received.append(recv_all(s)))
+            reader.start()
+            s.sendall(b"X" + payload)  # "X" is not TLS: the CATCHALL decides at once
+            s.shutdown(socket.SHUT_WR)
+            reader.join(seconds(60))
+            self.assertEqual(hashlib.sha256(received[0]).hexdigest(), hashlib.sha256(b"X" + payload).hexdigest())
+            lines = proxy.wait_log(r"bytes_up=(\d+) bytes_down=(\d+) .*end=done")
+            self.assertEqual(lines[-1], (str(len(payload) + 1), str(len(payload) + 1)))
+
+    def test_the_client_half_closing_still_gets_the_whole_answer(self):
+        # The backend answers only after the client's EOF: the FIN must reach it, and the answer
+        # must still come back on the half-open connection.
+        with TcpServer(record_handler) as backend, Passthru(catchall_config(backend.port)) as proxy, \
+                connect(proxy.port) as s:
+            s.sendall(b"request body" * 1000)
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(recv_all(s).decode(), hashlib.sha256(b"request body" * 1000).hexdigest())
+
+    def test_the_backend_half_closing_still_gets_the_clients_bytes(self):
+        def answer_first(server, conn):
+            conn.sendall(b"banner then EOF")
+            conn.shutdown(socket.SHUT_WR)
+            server.received.append(recv_all(conn))
+        with TcpServer(answer_first) as backend, Passthru(catchall_config(backend.port)) as proxy, \
+                connect(proxy.port) as s:
+            s.sendall(b"Z")
+            self.assertEqual(recv_all(s), b"banner then EOF")  # EOF passed on to the client
+            s.sendall(b"after the backend's FIN")
+            s.shutdown(socket.SHUT_WR)
+            wait_until(lambda: backend.received, 5, "the backend to read to EOF")
+            self.assertEqual(backend.received[0], b"Zafter the backend's FIN")
+
+    def test_a_backend_that_does_not_read_stops_reads_from_the_client(self):
+        stall = threading.Event()
+
+        def never_read(server, conn):
+            stall.wait(seconds(30))
+        with TcpServer(never_read) as backend, Passthru(catchall_config(backend.port)) as proxy, \
+                connect(proxy.port) as s:
+            s.setblocking(False)
+            sent = 0
+            chunk = b"B" * 65536
+            deadline = time.monotonic() + seconds(10)
+            rss_before = proxy.rss_kib()
+            while time.monotonic() < deadline and sent < 256 * 1024 * 1024:
+                try:
+                    sent += s.send(chunk)
+                except BlockingIOError:
+                    time.sleep(0.05)
+                    try:
+                        sent += s.send(chunk)
+                    except BlockingIOError:
+                        break  # every buffer on the way is full: passthru stopped reading
+            stall.set()
+            self.assertLess(sent, 64 * 1024 * 1024, "passthru kept reading from the client")
+            self.assertLess(proxy.rss_kib() - rss_before, 8 * 1024, "passthru buffered what it could not send")
+
+    def test_a_backend_reset_is_passed_on_to_the_client(self):
+        def reset(server, conn):
+            conn.recv(10)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        with TcpServer(reset) as backend, Passthru(catchall_config(backend.port)) as proxy, \
+                connect(proxy.port) as s:
+            s.sendall(b"hello")
+            with self.assertRaises(ConnectionResetError):
+                recv_all(s)
+            proxy.wait_log(r"end=backend_reset")
+
+    def test_a_refusing_backend_closes_the_client_and_says_why(self):
+        closed = socket.socket()
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        closed.close()  # nothing listens on this port
+        with Passthru(catchall_config(port)) as proxy, connect(proxy.port) as s:
+            s.sendall(b"hello")
+            self.assertEqual(recv_all(s), b"")
+            proxy.wait_log(r"end=connect_failed error=ECONNREFUSED")
+
+    def test_a_backend_that_never_accepts_times_out(self):
+        # A listener with a full accept queue drops further SYNs: connecting hangs.
+        full = socket.socket()
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)
+        fillers = []
+        for _ in range(4):
+            f = socket.socket()
+            f.setblocking(False)
+            f.connect_ex(full.getsockname())
+            fillers.append(f)
+        time.sleep(0.1)
+        try:
+            with Passthru(catchall_config(full.getsockname()[1])) as proxy, connect(proxy.port) as s:
+                s.sendall(b"hello")
+                self.assertEqual(recv_all(s), b"")
+                proxy.wait_log(r"end=connect_timeout error=ETIMEDOUT")
+        finally:
+            for f in fillers:
+                f.close()
+            full.close()
+
+    def test_no_server_catchall_means_the_connection_is_closed(self):
+        with Passthru("""
+[servers."127.0.0.1:0"]
+[servers."127.0.0.1:0".TLS]
+CATCHALL = { action = "REJECT" }
+""") as proxy, connect(proxy.port) as s:
+            s.sendall(b"not tls")
+            self.assertEqual(recv_all(s), b"")
+            proxy.wait_log(r"fallback=no_protocol action=REJECT .*end=no_route")
+
+    def test_no_descriptor_is_left_open_after_many_connections(self):
+        with TcpServer(echo_handler, backlog=256) as backend, \
+                Passthru(catchall_config(backend.port), workers=2) as proxy:
+            time.sleep(0.2)
+            before = proxy.fd_count()
+            errors = []
+
+            def client(n):
+                for i in range(50):
+                    try:
+                        with connect(proxy.port) as s:
+                            s.sendall(b"ping %d %d" % (n, i))
+                            s.shutdown(socket.SHUT_WR)
+                            if recv_all(s) != b"ping %d %d" % (n, i):
+                                errors.append("bad echo")
+                    except OSError as e:
+                        errors.append(str(e))
+            threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(seconds(60))
+            # Also connections that end every other way: rejected, reset, silent, half-sent.
+            for _ in range(20):
+                s = connect(proxy.port)
+                s.sendall(b"\x16\x03\x01\x00\x05\x01")
+                s.close()
+            self.assertEqual(errors, [])
+            wait_until(lambda: proxy.fd_count() == before, 5, f"fd count to return to {before}")
+
+
+if __name__ == "__main__":
+    unittest.main()
