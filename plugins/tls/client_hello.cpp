@@ -105,10 +105,12 @@ bool parse_hello_body(ByteSpan body, ClientHello& hello) noexcept {
 // RFC 5246 Appendix E.2: 2-byte length with the top bit set, msg_type 1, version 3.x,
 // cipher_spec_length, session_id_length, challenge_length, then the three fields.
 HelloParse parse_sslv2_hello(ByteSpan bytes, bool eof, std::size_t capacity) noexcept {
+  // The type and version bytes are judged before the length, so that a verdict given on a
+  // prefix (say TooLarge) is never contradicted by the next byte (NotTls).
   if (bytes.size() >= 3 && bytes[2] != kClientHello) return with_status(HelloStatus::NotTls);
   if (bytes.size() >= 4 && bytes[3] != 3) return with_status(HelloStatus::NotTls);
-  std::size_t length = static_cast<std::size_t>(bytes[0] & 0x7F) << 8 | (bytes.size() > 1 ? bytes[1] : 0);
-  if (bytes.size() < 2) return need(2, eof, capacity);
+  if (bytes.size() < 4) return need(4, eof, capacity);
+  std::size_t length = static_cast<std::size_t>(bytes[0] & 0x7F) << 8 | bytes[1];
   if (length < 9) return with_status(HelloStatus::NotTls);
   if (bytes.size() < 2 + length) return need(2 + length, eof, capacity);
   ByteReader r(bytes.subspan(2, length));

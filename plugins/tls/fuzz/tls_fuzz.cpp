@@ -2,6 +2,7 @@
 // byte then that many bytes, as TCP might deliver them. Every read is fed to identify() the way
 // the host does, and the probe harness checks the contract on the whole input.
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <vector>
 
@@ -36,6 +37,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (stream.size() > 1024) stream.resize(1024);  // keep the every-prefix check quick
   auto report = passthru::testing::probe_every_prefix(protocol(), {stream.data(), stream.size()}, capacity, true);
-  if (!report.violation.empty()) std::abort();
+  if (!report.violation.empty()) {
+    std::fprintf(stderr, "contract violation: %s\n", report.violation.c_str());
+    std::abort();
+  }
   return 0;
 }

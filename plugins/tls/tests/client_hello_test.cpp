@@ -201,3 +201,11 @@ TEST_CASE("the SSLv2-compatible hello is TLS with no SNI") {
   CHECK(p.hello.sni_length == 0);
   CHECK(parse({0x80, 0x22, 0x02}).status == HelloStatus::NotTls);
 }
+
+TEST_CASE("an SSLv2-looking header too long for the buffer is judged by its type byte first") {
+  // Found by the fuzzer: 0xFFFF claims 32 KiB, but byte 3 (0xFF) is no CLIENT-HELLO, so the
+  // answer must be NotTls at every length, never TooLarge first.
+  CHECK(parse({0xFF, 0xFF}, false, 4096).status == HelloStatus::NeedMore);
+  CHECK(parse({0xFF, 0xFF, 0xFF}, false, 4096).status == HelloStatus::NotTls);
+  CHECK(parse({0x80, 0xFF, 0x01, 0x03}, false, 64).status == HelloStatus::TooLarge);
+}
