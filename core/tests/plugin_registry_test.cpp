@@ -38,6 +38,14 @@ TEST_CASE("a plugin built for another ABI is refused, naming both versions") {
         std::string::npos);
 }
 
+TEST_CASE("a plugin built against other SDK headers is refused, showing both fingerprints") {
+  PluginRegistry registry;
+  std::string why = registry.load_file(fixture("other_headers"));
+  CHECK(why.find("built with another SDK or C++ library (plugin: ") != std::string::npos);
+  CHECK(why.find("sdk-headers=0123456789abcdef") != std::string::npos);
+  CHECK(why.find(passthru::sdk::kBuildFingerprint) != std::string::npos);
+}
+
 TEST_CASE("a library without the export is refused as not a plugin") {
   PluginRegistry registry;
   std::string why = registry.load_file(fixture("no_export"));

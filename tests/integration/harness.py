@@ -183,10 +183,10 @@ def curl_https(port, name, ca, extra=()):
 class TcpServer:
     """A plain TCP server on 127.0.0.1:0 running `handler(conn)` per connection in a thread."""
 
-    def __init__(self, handler, backlog=64):
-        self.sock = socket.socket()
+    def __init__(self, handler, backlog=64, host="127.0.0.1"):
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((host, 0))
         self.sock.listen(backlog)
         self.port = self.sock.getsockname()[1]
         self.handler = handler
@@ -251,8 +251,8 @@ def banner_handler(banner):
     return handler
 
 
-def connect(port, timeout=10):
-    s = socket.create_connection(("127.0.0.1", port), timeout=seconds(timeout))
+def connect(port, timeout=10, host="127.0.0.1"):
+    s = socket.create_connection((host, port), timeout=seconds(timeout))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
 

@@ -123,6 +123,36 @@ class Relay(unittest.TestCase):
                 recv_all(s)
             proxy.wait_log(r"end=backend_reset")
 
+    def test_a_client_reset_is_passed_on_to_the_backend(self):
+        outcome = []
+
+        def wait_for_reset(server, conn):
+            try:
+                recv_all(conn)
+                outcome.append("eof")
+            except ConnectionResetError:
+                outcome.append("reset")
+        with TcpServer(wait_for_reset) as backend, Passthru(catchall_config(backend.port)) as proxy:
+            s = connect(proxy.port)
+            s.sendall(b"hello")
+            time.sleep(0.2)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+            wait_until(lambda: outcome, 5, "the backend to see the end")
+            self.assertEqual(outcome, ["reset"])
+            proxy.wait_log(r"end=client_reset")
+
+    def test_ipv6_listener_and_backend(self):
+        with TcpServer(record_handler, host="::1") as backend, Passthru(f"""
+[servers."[::1]:0"]
+[servers."[::1]:0".CATCHALL]
+CATCHALL = {{ action = "FORWARD", to_addr = "[::1]:{backend.port}" }}
+""") as proxy, connect(proxy.port, host="::1") as s:
+            s.sendall(b"over IPv6")
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(recv_all(s).decode(), hashlib.sha256(b"over IPv6").hexdigest())
+            proxy.wait_log(r"client=\[::1\]:\d+ listener=\[::1\]:\d+ .*target=\[::1\]:\d+")
+
     def test_a_refusing_backend_closes_the_client_and_says_why(self):
         closed = socket.socket()
         closed.bind(("127.0.0.1", 0))
