@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -188,8 +189,12 @@ class Loader {
     std::string name(key.str());
     const LoadedPlugin* plugin = registry_.find(name);
     if (!plugin) {
-      error_at(key, "unknown protocol '" + name + "'; loaded plugins: " + registry_.names() +
-                        " (add a plugin_dir, or check the table name's case)");
+      std::string hint = " (add a plugin_dir for a plugin of your own)";
+      for (const auto& [known, loaded] : registry_.all())
+        if (std::equal(known.begin(), known.end(), name.begin(), name.end(),
+                       [](char a, char b) { return std::toupper(a) == std::toupper(b); }))
+          hint = "; did you mean '" + known + "'? Table names are case-sensitive";
+      error_at(key, "unknown protocol '" + name + "'; loaded plugins: " + registry_.names() + hint);
       return;
     }
     for (const auto& other : server.protocols)

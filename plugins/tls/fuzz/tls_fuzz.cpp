@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "fuzz_reads.hpp"
 #include "probe_harness.hpp"
 #include "tls_protocol.hpp"
 
@@ -28,13 +29,9 @@ const passthru::tls::TlsProtocol& protocol() {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::vector<std::uint8_t> stream;
   std::size_t capacity = 4096;
-  for (std::size_t at = 0; at < size;) {
-    std::size_t n = data[at++];
-    n = std::min(n, size - at);
-    stream.insert(stream.end(), data + at, data + at + n);
-    at += n;
-    (void)protocol().identify({{stream.data(), stream.size()}, false, capacity});
-  }
+  passthru::testing::replay_reads(data, size, stream, [&](const std::vector<std::uint8_t>& so_far) {
+    (void)protocol().identify({{so_far.data(), so_far.size()}, false, capacity});
+  });
   if (stream.size() > 1024) stream.resize(1024);  // keep the every-prefix check quick
   auto report = passthru::testing::probe_every_prefix(protocol(), {stream.data(), stream.size()}, capacity, true);
   if (!report.violation.empty()) {
