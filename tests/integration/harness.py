@@ -2,6 +2,7 @@
 config, start real peers (openssl s_server, plain TCP servers), and look at the process
 (/proc/PID/fd). Every wait is bounded and scaled by PASSTHRU_TEST_TIMEOUT_MULTIPLIER."""
 
+import getpass
 import hashlib
 import os
 import re
@@ -271,3 +272,114 @@ def send_in_pieces(sock, data, size, pause=0.002):
     for i in range(0, len(data), size):
         sock.sendall(data[i:i + size])
         time.sleep(pause)
+
+
+def free_port():
+    """A port nothing listens on right now, for peers that cannot bind port 0 themselves."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Sshd:
+    """A real OpenSSH server on 127.0.0.1 with a generated host key, accepting a generated client
+    key for the current user. .client_key is the private key for `ssh -i`."""
+
+    def __init__(self):
+        self.dir = tempfile.TemporaryDirectory(prefix="passthru-sshd-")
+        d = Path(self.dir.name)
+        for name in ("host_key", "client_key"):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / name)], check=True)
+        (d / "authorized_keys").write_text((d / "client_key.pub").read_text())
+        os.chmod(d / "authorized_keys", 0o600)
+        self.host_key_pub = (d / "host_key.pub").read_text().split()[1]
+        self.client_key = d / "client_key"
+        self.port = free_port()
+        (d / "sshd_config").write_text(f"""
+Port {self.port}
+ListenAddress 127.0.0.1
+HostKey {d / "host_key"}
+PidFile {d / "sshd.pid"}
+AuthorizedKeysFile {d / "authorized_keys"}
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+""")
+        Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation directory
+        with open(d / "sshd.log", "w") as log:
+            self.process = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(d / "sshd_config")],
+                                            stdout=subprocess.DEVNULL, stderr=log)
+        wait_until(lambda: self._accepts(), 10, "sshd to listen")
+
+    def _accepts(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def ssh(self, port, command):
+        """Runs `command` over ssh through `port`; returns the completed process."""
+        return subprocess.run(["ssh", "-i", str(self.client_key), "-p", str(port), "-o", "BatchMode=yes",
+                               "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                               "-o", f"ConnectTimeout={int(seconds(10))}", f"{getpass.getuser()}@127.0.0.1",
+                               command], capture_output=True, text=True, timeout=seconds(30))
+
+    def close(self):
+        self.process.terminate()
+        self.process.wait()
+        self.dir.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Nginx:
+    """A real nginx serving one HTTP server per name on its own port, each answering
+    "<name>\\n". .ports maps each name to its port."""
+
+    def __init__(self, names):
+        self.dir = tempfile.TemporaryDirectory(prefix="passthru-nginx-")
+        d = Path(self.dir.name)
+        self.ports = {name: free_port() for name in names}
+        servers = "".join(f'  server {{ listen 127.0.0.1:{port}; return 200 "{name}\\n"; }}\n'
+                          for name, port in self.ports.items())
+        temp = "".join(f"  {kind}_temp_path {d}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        user = "user root;\n" if os.geteuid() == 0 else ""
+        (d / "nginx.conf").write_text(f"""{user}daemon off;
+master_process off;
+pid {d}/nginx.pid;
+error_log {d}/error.log;
+events {{ }}
+http {{
+  access_log off;
+{temp}{servers}}}
+""")
+        self.process = subprocess.Popen(["nginx", "-c", str(d / "nginx.conf"), "-p", str(d)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for port in self.ports.values():
+            wait_until(lambda port=port: self._accepts(port), 10, "nginx to listen")
+
+    @staticmethod
+    def _accepts(port):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def close(self):
+        self.process.terminate()
+        self.process.wait()
+        self.dir.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
