@@ -33,6 +33,23 @@ class PrefixProtocol final : public sdk::Protocol {
   bool has_rule_;
 };
 
+/// Matches a 4-byte header "HDR:" (rule 0) and says to strip it, like the PROXY protocol.
+class HeaderProtocol final : public sdk::Protocol {
+ public:
+  std::string_view name() const noexcept override { return "HDR"; }
+  void apply_rules(std::span<const sdk::RuleKey>, sdk::Diagnostics&) override {}
+  sdk::Verdict identify(const sdk::ConnView& view) const noexcept override {
+    std::string_view want = "HDR:";
+    std::size_t n = std::min(view.bytes.size(), want.size());
+    if (sdk::as_chars(view.bytes.first(n)) != want.substr(0, n)) return sdk::Verdict::no_match(sdk::NoMatchReason::NotThisProtocol);
+    if (n < want.size()) return sdk::Verdict::need_more(want.size());
+    auto v = sdk::Verdict::match(0);
+    v.consumed = 4;
+    v.facts.add("hdr", "yes");
+    return v;
+  }
+};
+
 struct Fixture {
   ServerConfig server;
   std::vector<std::shared_ptr<PrefixProtocol>> protocols;
@@ -122,6 +139,37 @@ TEST_CASE("a full buffer lets a later protocol match on what is there") {
   Fixture f({"ABCDEFGHIJ", "AB"});
   f.server.max_sniff_bytes = 4;
   CHECK(decided(f.feed("ABCD", 4)) == "AB");
+}
+
+TEST_CASE("an UNWRAP rule strips its header and detection starts over after it, at every split") {
+  Fixture f({"GET"});
+  Action unwrap{ActionKind::Unwrap, {}, "HDR"};
+  f.server.protocols.push_back({"HDR", std::make_shared<HeaderProtocol>(), {unwrap}});
+  for (std::size_t chunk = 1; chunk <= 8; ++chunk) {
+    CAPTURE(chunk);
+    Detection detection(f.server);
+    std::string input = "HDR:GET /";
+    auto bytes = reinterpret_cast<const std::uint8_t*>(input.data());
+    Decision d;
+    for (std::size_t n = std::min(chunk, input.size());; n = std::min(n + chunk, input.size())) {
+      d = detection.advance({bytes, n}, false, false);
+      if (d.kind != Decision::Kind::Pending || n == input.size()) break;
+    }
+    CHECK(decided(d) == "GET");
+    CHECK(detection.unwrapped().offset == 4);
+    CHECK(detection.unwrapped().facts.find("hdr") == "yes");
+  }
+}
+
+TEST_CASE("a protocol unwraps once: a second header after the first is not stripped") {
+  Fixture f({});
+  Action unwrap{ActionKind::Unwrap, {}, "HDR"};
+  f.server.protocols.push_back({"HDR", std::make_shared<HeaderProtocol>(), {unwrap}});
+  Detection detection(f.server);
+  std::string input = "HDR:HDR:x";
+  Decision d = detection.advance({reinterpret_cast<const std::uint8_t*>(input.data()), input.size()}, false, false);
+  CHECK(decided(d) == "catchall:no_protocol");
+  CHECK(detection.unwrapped().offset == 4);
 }
 
 TEST_CASE("the deadline uses the server CATCHALL; without one there is no action") {

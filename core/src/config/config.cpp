@@ -160,6 +160,8 @@ class Loader {
           read_server_catchall(*key, *node->as_table(), server);
         else
           read_protocol(*key, *node->as_table(), server);
+        if (server.protocols.size() > kMaxProtocolsPerServer)
+          error_at(*key, "a listener has at most " + std::to_string(kMaxProtocolsPerServer) + " protocols");
       } else if (name == "timeout_ms") {
         read_option(*key, *node, server.timeout_ms, 1, 3'600'000);
       } else if (name == "max_sniff_bytes") {
@@ -180,7 +182,11 @@ class Loader {
         error_at(rule_key, "the server CATCHALL table takes one rule, CATCHALL = { action = ... }");
         continue;
       }
-      if (auto action = read_action(node, "CATCHALL")) server.catchall = *action;
+      auto action = read_action(node, "CATCHALL");
+      if (action && action->kind == ActionKind::Unwrap)
+        error_at(node, "UNWRAP belongs in a protocol table (PROXY); the server CATCHALL can FORWARD or REJECT");
+      else if (action)
+        server.catchall = *action;
     }
     if (table.empty()) error_at(key, "the server CATCHALL table is empty: add CATCHALL = { action = \"REJECT\" }");
   }
@@ -229,27 +235,42 @@ class Loader {
     bool ok = true;
     std::optional<std::string> kind;
     const toml::node* to_addr = nullptr;
+    const toml::node* send_proxy = nullptr;
+    const toml::node* v2_options = nullptr;
     bool has_action = false;
     for (const auto& [key, value] : in_file_order(*table)) {
       if (key->str() == "action") {
         has_action = true;
         kind = value->value<std::string>();
-        if (!kind || (*kind != "FORWARD" && *kind != "REJECT")) {
-          error_at(*value, "action must be \"FORWARD\" or \"REJECT\"");
+        if (!kind || (*kind != "FORWARD" && *kind != "REJECT" && *kind != "UNWRAP")) {
+          error_at(*value, "action must be \"FORWARD\", \"REJECT\" or \"UNWRAP\"");
           ok = false;
         }
       } else if (key->str() == "to_addr") {
         to_addr = value;
+      } else if (key->str() == "send_proxy") {
+        send_proxy = value;
+      } else if (key->str() == "proxy_v2_options") {
+        v2_options = value;
       } else {
         error_at(*key, "unknown key '" + std::string(key->str()) + "' in rule '" + rule +
-                           "'; a rule takes action and to_addr");
+                           "'; a rule takes action, to_addr, send_proxy and proxy_v2_options");
         ok = false;
       }
     }
     if (!has_action)
       error_at(node, "rule '" + rule + "' has no action: add action = \"FORWARD\" or \"REJECT\"");
-    if (!has_action || !kind || (*kind != "FORWARD" && *kind != "REJECT")) return std::nullopt;
-    action.kind = *kind == "FORWARD" ? ActionKind::Forward : ActionKind::Reject;
+    if (!has_action || !kind || (*kind != "FORWARD" && *kind != "REJECT" && *kind != "UNWRAP")) return std::nullopt;
+    action.kind = *kind == "FORWARD" ? ActionKind::Forward : *kind == "REJECT" ? ActionKind::Reject : ActionKind::Unwrap;
+    if (action.kind != ActionKind::Forward && (send_proxy || v2_options)) {
+      error_at(send_proxy ? *send_proxy : *v2_options, "send_proxy and proxy_v2_options go with FORWARD only");
+      return std::nullopt;
+    }
+    if (send_proxy && !read_send_proxy(*send_proxy, v2_options, action.send_proxy)) return std::nullopt;
+    if (!send_proxy && v2_options) {
+      error_at(*v2_options, "proxy_v2_options needs send_proxy = \"v2\"");
+      return std::nullopt;
+    }
     if (action.kind == ActionKind::Forward) {
       if (!to_addr) {
         error_at(node, "FORWARD rule '" + rule + "' needs to_addr = \"host:port\"");
@@ -265,10 +286,42 @@ class Loader {
       }
       action.to = *endpoint;
     } else if (to_addr) {
-      error_at(*to_addr, "a REJECT rule takes no to_addr");
+      error_at(*to_addr, *kind == "UNWRAP" ? "an UNWRAP rule takes no to_addr: detection goes on after the header"
+                                           : "a REJECT rule takes no to_addr");
       return std::nullopt;
     }
     return ok ? std::optional<Action>(action) : std::nullopt;
+  }
+
+  bool read_send_proxy(const toml::node& node, const toml::node* options, ProxySend& send) {
+    auto version = node.value<std::string>();
+    if (!version || (*version != "v1" && *version != "v2")) {
+      error_at(node, "send_proxy must be \"v1\" or \"v2\"");
+      return false;
+    }
+    send.version = *version == "v1" ? ProxyVersion::V1 : ProxyVersion::V2;
+    if (!options) return true;
+    if (send.version != ProxyVersion::V2) {
+      error_at(*options, "proxy_v2_options needs send_proxy = \"v2\"");
+      return false;
+    }
+    const auto* list = options->as_array();
+    if (!list) {
+      error_at(*options, "proxy_v2_options must be a list, e.g. [\"crc32c\", \"unique_id\"]");
+      return false;
+    }
+    for (const auto& item : *list) {
+      auto option = item.value<std::string>();
+      if (option && *option == "crc32c") {
+        send.crc32c = true;
+      } else if (option && *option == "unique_id") {
+        send.unique_id = true;
+      } else {
+        error_at(item, "unknown PROXY v2 option: the options are \"crc32c\" and \"unique_id\"");
+        return false;
+      }
+    }
+    return true;
   }
 
   const fs::path& path_;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../proxy/proxy_header_writer.hpp"
 #include "endpoint.hpp"
 #include "passthru/sdk/protocol.hpp"
 
@@ -18,12 +19,15 @@ namespace passthru::core {
 
 class PluginRegistry;
 
-enum class ActionKind : std::uint8_t { Forward, Reject };
+/// FORWARD to a backend; REJECT (close); UNWRAP: strip the header the protocol found (the
+/// PROXY protocol's), adopt the addresses it carries, and go on detecting after it.
+enum class ActionKind : std::uint8_t { Forward, Reject, Unwrap };
 
 struct Action {
   ActionKind kind = ActionKind::Reject;
   Endpoint to;       ///< Forward only
   std::string rule;  ///< the rule key, for logs ("SNI example.com", "CATCHALL")
+  ProxySend send_proxy;  ///< Forward only: a PROXY header to write before the stream
 };
 
 struct ProtocolTable {
@@ -31,6 +35,9 @@ struct ProtocolTable {
   std::shared_ptr<passthru::sdk::Protocol> protocol;
   std::vector<Action> actions;  ///< indexed by the rule index a Match names
 };
+
+/// The most protocol tables one listener may have.
+inline constexpr std::size_t kMaxProtocolsPerServer = 64;
 
 struct ServerConfig {
   std::string key;  ///< as written: "0.0.0.0:443"

@@ -95,6 +95,18 @@ std::optional<Endpoint> parse_endpoint(std::string_view text, bool allow_names, 
   return endpoint;
 }
 
+void unmap_ipv4(sockaddr_storage& address) noexcept {
+  if (address.ss_family != AF_INET6) return;
+  auto v6 = *reinterpret_cast<const sockaddr_in6*>(&address);
+  if (!IN6_IS_ADDR_V4MAPPED(&v6.sin6_addr)) return;
+  sockaddr_in v4{};
+  v4.sin_family = AF_INET;
+  v4.sin_port = v6.sin6_port;
+  std::memcpy(&v4.sin_addr, v6.sin6_addr.s6_addr + 12, 4);
+  std::memset(&address, 0, sizeof address);
+  std::memcpy(&address, &v4, sizeof v4);
+}
+
 std::string format_address(const sockaddr* address) {
   char text[INET6_ADDRSTRLEN] = "?";
   if (address->sa_family == AF_INET) {

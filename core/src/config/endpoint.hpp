@@ -33,4 +33,8 @@ std::optional<Endpoint> parse_endpoint(std::string_view text, bool allow_names, 
 /// "1.2.3.4:80" or "[::1]:80" for any socket address; "?" if it has no IP family.
 std::string format_address(const sockaddr* address);
 
+/// Turns an IPv4-mapped IPv6 address (::ffff:a.b.c.d, as an IPv6 socket sees IPv4 peers) into
+/// the plain IPv4 address it is, so that rules, logs and PROXY headers see one form.
+void unmap_ipv4(sockaddr_storage& address) noexcept;
+
 }  // namespace passthru::core

@@ -26,13 +26,19 @@ Decision Detection::fallback(FallbackReason reason, const ProtocolTable* protoco
   return d;
 }
 
-Decision Detection::advance(passthru::sdk::ByteSpan bytes, bool eof, bool full) noexcept {
+Decision Detection::advance(passthru::sdk::ByteSpan all, bool eof, bool full, const sockaddr* peer) noexcept {
   const auto& protocols = server_->protocols;
-  const std::size_t capacity = server_->max_sniff_bytes;
   while (current_ < protocols.size()) {
+    // Everything after the headers that UNWRAP rules stripped.
+    passthru::sdk::ByteSpan bytes = all.subspan(std::min<std::size_t>(unwrapped_.offset, all.size()));
+    const std::size_t capacity = server_->max_sniff_bytes - unwrapped_.offset;
+    if (used_ >> current_ & 1) {
+      ++current_;
+      continue;
+    }
     if (!eof && !full && bytes.size() < wanted_) return {};
     const ProtocolTable& table = protocols[current_];
-    passthru::sdk::Verdict verdict = table.protocol->identify({bytes, eof, capacity});
+    passthru::sdk::Verdict verdict = table.protocol->identify({bytes, eof, capacity, peer});
     if (verdict.kind == VerdictKind::NeedMore && !eof && !full && verdict.need_bytes <= capacity) {
       // Wait for what it asked for, and never less than one more byte.
       wanted_ = std::max<std::uint32_t>(verdict.need_bytes, static_cast<std::uint32_t>(bytes.size() + 1));
@@ -44,10 +50,22 @@ Decision Detection::advance(passthru::sdk::ByteSpan bytes, bool eof, bool full) 
         d.facts = verdict.facts;
         return d;
       }
+      const Action& action = table.actions[verdict.rule];
+      if (action.kind == ActionKind::Unwrap && verdict.consumed <= bytes.size()) {
+        // Believe the header: strip it, keep what it said, and detect again from the start
+        // of the listener's protocols on what follows, without this one.
+        unwrapped_.offset += verdict.consumed;
+        if (verdict.adopted.present) unwrapped_.adopted = verdict.adopted;
+        unwrapped_.facts = verdict.facts;
+        used_ |= std::uint64_t{1} << current_;
+        current_ = 0;
+        wanted_ = 0;
+        continue;
+      }
       Decision d;
       d.kind = Decision::Kind::Rule;
       d.protocol = &table;
-      d.action = &table.actions[verdict.rule];
+      d.action = &action;
       d.facts = verdict.facts;
       return d;
     }

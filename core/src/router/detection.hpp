@@ -2,7 +2,9 @@
 // Protocols are consulted in the order the config lists them, and a later protocol's Match
 // counts only once every earlier one has said NoMatch, so the outcome never depends on how the
 // bytes were split. A protocol is polled again only once the bytes it asked for have arrived.
-// It neither reads sockets nor allocates: the per-connection state is two integers.
+// An UNWRAP rule (a trusted PROXY header) strips the header it matched, keeps the addresses and
+// facts it carried, and starts over on the bytes after it, without that protocol.
+// It neither reads sockets nor allocates.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +25,13 @@ enum class FallbackReason : std::uint8_t {
 
 const char* to_token(FallbackReason reason) noexcept;
 
+/// What UNWRAP rules stripped before the deciding protocol: how many bytes, and what they said.
+struct Unwrapped {
+  std::uint32_t offset = 0;  ///< bytes of headers at the start of the buffer, not to forward
+  passthru::sdk::AdoptedAddresses adopted;  ///< the last header's addresses, when it had them
+  passthru::sdk::Facts facts;               ///< the last header's facts (proxy=v2, pp_authority…)
+};
+
 struct Decision {
   enum class Kind : std::uint8_t { Pending, Rule, ServerCatchall };
   Kind kind = Kind::Pending;
@@ -40,10 +49,13 @@ class Detection {
   /// Called whenever bytes arrive (`bytes` is everything buffered so far). `eof`: the client
   /// has finished sending. `full`: the buffer is at max_sniff_bytes. Both make undecided
   /// protocols count as no match.
-  Decision advance(passthru::sdk::ByteSpan bytes, bool eof, bool full) noexcept;
+  /// `peer` is the TCP peer, for protocols that match on who sent the bytes.
+  Decision advance(passthru::sdk::ByteSpan bytes, bool eof, bool full, const sockaddr* peer = nullptr) noexcept;
 
   /// The deadline passed: the server CATCHALL applies.
   [[nodiscard]] Decision on_timeout() const noexcept;
+
+  [[nodiscard]] const Unwrapped& unwrapped() const noexcept { return unwrapped_; }
 
  private:
   Decision fallback(FallbackReason reason, const ProtocolTable* protocol) const noexcept;
@@ -51,6 +63,8 @@ class Detection {
   const ServerConfig* server_;
   std::uint32_t current_ = 0;  ///< every protocol before this one said NoMatch
   std::uint32_t wanted_ = 0;   ///< poll protocols[current_] again at this many bytes
+  std::uint64_t used_ = 0;     ///< protocols that already unwrapped a header (bit per index)
+  Unwrapped unwrapped_;
 };
 
 }  // namespace passthru::core

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstring>
+
+#include <random>
 #include <string>
 
 #include "worker.hpp"
@@ -40,6 +43,11 @@ void Connection::accept(Worker& worker, Listener& listener) {
   uv_tcp_nodelay(&self->client_, 1);
   int length = sizeof self->peer_;
   uv_tcp_getpeername(&self->client_, reinterpret_cast<sockaddr*>(&self->peer_), &length);
+  length = sizeof self->local_;
+  uv_tcp_getsockname(&self->client_, reinterpret_cast<sockaddr*>(&self->local_), &length);
+  unmap_ipv4(self->peer_);
+  unmap_ipv4(self->local_);
+  self->client_address_ = self->peer_;
   uv_timer_start(&self->timer_, on_timer, self->server_.timeout_ms, 0);
   status = uv_read_start(stream(&self->client_), on_sniff_alloc, on_sniff_read);
   if (status < 0) {
@@ -69,7 +77,8 @@ void Connection::sniffed(ssize_t nread) {
   } else {
     sniff_.commit(static_cast<std::size_t>(nread));
   }
-  Decision decision = detection_.advance(sniff_.bytes(), client_eof_, sniff_.full());
+  Decision decision = detection_.advance(sniff_.bytes(), client_eof_, sniff_.full(),
+                                         reinterpret_cast<const sockaddr*>(&peer_));
   if (decision.kind == Decision::Kind::Pending) return;
   uv_read_stop(stream(&client_));
   uv_timer_stop(&timer_);
@@ -88,6 +97,11 @@ void Connection::on_timer(uv_timer_t* timer) {
 
 void Connection::apply(const Decision& decision) {
   decision_ = decision;
+  const auto& adopted = detection_.unwrapped().adopted;
+  if (adopted.present) {
+    client_address_ = adopted.source;
+    local_ = adopted.destination;
+  }
   if (!decision.action) {
     close(CloseReason::NoRoute);
   } else if (decision.action->kind == ActionKind::Reject) {
@@ -182,14 +196,19 @@ void Connection::on_connect(uv_connect_t* req, int status) {
   }
   uv_tcp_nodelay(&self->backend_, 1);
   self->stage_ = Stage::Flushing;
-  if (self->sniff_.size() == 0) {
+  // A PROXY header first if the rule asks for one, then the bytes the detectors saw (less any
+  // header an UNWRAP rule stripped), before anything else from the client.
+  self->proxy_header_ = self->write_proxy_header();
+  std::uint32_t offset = self->detection_.unwrapped().offset;
+  uv_buf_t sniffed = self->sniff_.contents();
+  uv_buf_t parts[2] = {uv_buf_init(self->proxy_header_.data(), static_cast<unsigned>(self->proxy_header_.size())),
+                       uv_buf_init(sniffed.base + offset, sniffed.len - offset)};
+  if (parts[0].len + parts[1].len == 0) {
     self->start_relay();
     return;
   }
-  // The bytes the detectors saw go first, before anything else from the client.
-  uv_buf_t prefix = self->sniff_.contents();
   self->flush_req_.data = self;
-  status = uv_write(&self->flush_req_, stream(&self->backend_), &prefix, 1, on_flushed);
+  status = uv_write(&self->flush_req_, stream(&self->backend_), parts, 2, on_flushed);
   if (status < 0) {
     self->last_error_ = status;
     self->close(CloseReason::BackendError, true, false);
@@ -223,9 +242,28 @@ void Connection::on_flushed(uv_write_t* req, int status) {
     self->close(CloseReason::BackendError, true, false);
     return;
   }
-  self->upstream_.count(self->sniff_.size());
+  self->upstream_.count(self->sniff_.size() - self->detection_.unwrapped().offset);
   self->sniff_.release();
   self->start_relay();
+}
+
+std::string Connection::write_proxy_header() const {
+  const ProxySend& send = decision_.action->send_proxy;
+  if (send.version == ProxyVersion::None) return {};
+  ProxyTlvs tlvs;
+  const auto& facts = decision_.facts;
+  tlvs.authority = !facts.find("sni").empty() ? facts.find("sni") : facts.find("host");
+  if (tlvs.authority == "(ambiguous)") tlvs.authority = {};
+  tlvs.alpn = facts.find("alpn").substr(0, facts.find("alpn").find(','));  // the most preferred
+  char unique_id[32];
+  if (send.unique_id) {
+    thread_local std::mt19937_64 random{std::random_device{}()};
+    static constexpr char kDigits[] = "0123456789abcdef";
+    for (char& c : unique_id) c = kDigits[random() & 0x0F];
+    tlvs.unique_id = {unique_id, sizeof unique_id};
+  }
+  return passthru::core::write_proxy_header(send, reinterpret_cast<const sockaddr*>(&client_address_),
+                                            reinterpret_cast<const sockaddr*>(&local_), tlvs);
 }
 
 void Connection::start_relay() {
@@ -299,8 +337,13 @@ void Connection::finish() {
 void Connection::log_end() const {
   if (!spdlog::should_log(spdlog::level::info)) return;
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
-  std::string line = "client=" + format_address(reinterpret_cast<const sockaddr*>(&peer_)) +
-                     " listener=" + listener_.name;
+  std::string line = "client=" + format_address(reinterpret_cast<const sockaddr*>(&client_address_));
+  if (std::memcmp(&client_address_, &peer_, sizeof peer_) != 0)
+    line += " via=" + format_address(reinterpret_cast<const sockaddr*>(&peer_));  // the trusted proxy
+  line += " listener=" + listener_.name;
+  const auto& header_facts = detection_.unwrapped().facts;
+  for (std::size_t i = 0; i < header_facts.size(); ++i)
+    line += std::string(" ") + header_facts.key(i) + "=" + std::string(header_facts.value(i));
   const char* protocol = decision_.protocol ? decision_.protocol->name.c_str() : "-";
   line += " protocol=";
   line += protocol;

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 #include "../router/detection.hpp"
 #include "close_reason.hpp"
@@ -53,6 +54,7 @@ class Connection final : private PipeOwner {
   static void on_backend_closed_for_retry(uv_handle_t* handle);
   static void on_flushed(uv_write_t* req, int status);
   void start_relay();
+  std::string write_proxy_header() const;
 
   // PipeOwner
   void on_pipe_finished(Pipe& pipe) override;
@@ -87,7 +89,10 @@ class Connection final : private PipeOwner {
   ConnBuf sniff_;
   Detection detection_;
   Decision decision_;
-  sockaddr_storage peer_{};
+  sockaddr_storage peer_{};    ///< the TCP peer (who sent the bytes: FROM rules match it)
+  sockaddr_storage client_address_{};  ///< the peer, or the address a trusted header gave
+  sockaddr_storage local_{};   ///< the original destination: our address, or the header's
+  std::string proxy_header_;   ///< the PROXY header being sent to the backend, if any
   addrinfo* addresses_ = nullptr;
   addrinfo* next_address_ = nullptr;
   bool literal_tried_ = false;

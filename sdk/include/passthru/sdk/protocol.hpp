@@ -12,7 +12,9 @@
 //    touch sockets: the host owns the connection.
 //
 // Rule keys are plain strings ("SNI example.com"); the host parses the action part of each
-// rule itself, so a plugin only says which rule (by index) applies.
+// rule itself, so a plugin only says which rule (by index) applies. A protocol that wraps
+// others (the PROXY protocol) also says how many bytes its header takes and which addresses it
+// carries; an UNWRAP rule then strips the header and detection goes on after it.
 #pragma once
 
 #include <cstddef>
@@ -34,11 +36,14 @@ struct RuleKey {
 };
 
 /// What identify() sees: the connection's first bytes, whether the client has finished
-/// sending (EOF), and how many bytes the host will buffer at most before giving up.
+/// sending (EOF), how many bytes the host will buffer at most before giving up, and who sent
+/// them: the TCP peer, for rules on the sender (the PROXY protocol's FROM). `peer` is null when
+/// unknown; an IPv4 peer on an IPv6 socket is given as AF_INET.
 struct ConnView {
   ByteSpan bytes;
   bool eof = false;
   std::size_t capacity = 0;
+  const sockaddr* peer = nullptr;
 };
 
 class Protocol {

@@ -3,6 +3,8 @@
 // Facts are what the detector saw (SNI, ALPN...), kept inline so that answering allocates nothing.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -74,12 +76,24 @@ class Facts {
   std::size_t used_ = 0;
 };
 
+/// The addresses a header (the PROXY protocol's) says the connection really has: the client it
+/// came from and the address it was sent to. The host adopts them only for an UNWRAP rule.
+struct AdoptedAddresses {
+  bool present = false;  ///< false: keep the TCP connection's own addresses (LOCAL, UNKNOWN)
+  sockaddr_storage source{};
+  sockaddr_storage destination{};
+};
+
 struct Verdict {
   VerdictKind kind = VerdictKind::NeedMore;
   std::uint32_t need_bytes = 0;  ///< NeedMore: the total buffered size worth polling again at.
   NoMatchReason reason = NoMatchReason::NotThisProtocol;  ///< NoMatch only.
   std::uint32_t rule = kNoRule;  ///< Match: index into the rules given to apply_rules.
   Facts facts;                   ///< Match (and sometimes NoMatch): what was seen, for the log.
+  /// Match: how many leading bytes are a header that an UNWRAP rule strips before detection
+  /// goes on over the rest (the PROXY protocol's); 0 for protocols that carry no such header.
+  std::uint32_t consumed = 0;
+  AdoptedAddresses adopted;  ///< Match with `consumed`: the addresses the header carried.
 
   static Verdict need_more(std::size_t total_bytes) noexcept {
     Verdict v;

@@ -1,0 +1,35 @@
+// libFuzzer target for the PROXY detector. The input is a list of reads (a length byte, then
+// that many bytes); each is fed to identify() and the probe harness checks the contract.
+#include <arpa/inet.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "fuzz_reads.hpp"
+#include "probe_harness.hpp"
+#include "proxy_header.hpp"
+#include "proxy_protocol.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static const passthru::proxy::ProxyProtocol* protocol = [] {
+    auto* p = new passthru::proxy::ProxyProtocol();
+    std::vector<passthru::sdk::RuleKey> rules{{"FROM 127.0.0.0/8", {}}, {"FROM ::1", {}}, {"CATCHALL", {}}};
+    passthru::sdk::Diagnostics diagnostics;
+    p->apply_rules(rules, diagnostics);
+    return p;
+  }();
+  std::vector<std::uint8_t> stream;
+  passthru::testing::replay_reads(data, size, stream, [&](const std::vector<std::uint8_t>& so_far) {
+    auto v = protocol->identify({{so_far.data(), so_far.size()}, false, 4096});
+    if (v.kind == passthru::sdk::VerdictKind::Match && v.consumed > so_far.size()) std::abort();  // never past the bytes
+  });
+  if (stream.size() > 1024) stream.resize(1024);
+  auto report = passthru::testing::probe_every_prefix(*protocol, {stream.data(), stream.size()}, 4096, true);
+  if (!report.violation.empty()) {
+    std::fprintf(stderr, "contract violation: %s\n", report.violation.c_str());
+    std::abort();
+  }
+  return 0;
+}

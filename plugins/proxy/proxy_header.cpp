@@ -1,0 +1,295 @@
+#include "proxy_header.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cstring>
+
+#include "../common/crc32c.hpp"
+
+namespace passthru::proxy {
+
+using passthru::sdk::ByteReader;
+using passthru::sdk::ByteSpan;
+
+namespace {
+
+constexpr std::string_view kV1Prefix = "PROXY ";
+// §2.2: the v2 signature; it holds a NUL, so it is never a C string.
+constexpr std::uint8_t kV2Signature[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
+constexpr std::size_t kV2Fixed = 16;
+
+// §2.2.1-§2.2.8 TLV types.
+constexpr std::uint8_t kTlvAlpn = 0x01;
+constexpr std::uint8_t kTlvAuthority = 0x02;
+constexpr std::uint8_t kTlvCrc32c = 0x03;
+constexpr std::uint8_t kTlvUniqueId = 0x05;
+constexpr std::uint8_t kTlvSsl = 0x20;
+constexpr std::uint8_t kTlvNetns = 0x30;
+constexpr std::size_t kMaxAuthority = 255;  // HAProxy's limit
+constexpr std::size_t kMaxUniqueId = 128;   // §2.2.5
+
+HeaderParse with_status(HeaderStatus s) noexcept {
+  HeaderParse p;
+  p.status = s;
+  return p;
+}
+
+HeaderParse need(std::size_t total, bool eof, std::size_t capacity) noexcept {
+  if (total > capacity) return with_status(HeaderStatus::TooLarge);
+  if (eof) return with_status(HeaderStatus::Truncated);
+  HeaderParse p;
+  p.need_bytes = total;
+  return p;
+}
+
+/// §2.1: a decimal number without leading zeros, at most `max`.
+bool parse_decimal(std::string_view s, unsigned max, unsigned& out) noexcept {
+  if (s.empty() || s.size() > 5 || (s.size() > 1 && s[0] == '0')) return false;
+  unsigned value = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (value > max) return false;
+  out = value;
+  return true;
+}
+
+/// §2.1: four decimal numbers 0-255 without leading zeros.
+bool parse_ipv4(std::string_view s, in_addr& out) noexcept {
+  std::uint32_t address = 0;
+  for (int part = 0; part < 4; ++part) {
+    std::size_t dot = part < 3 ? s.find('.') : s.size();
+    unsigned value = 0;
+    if (dot == std::string_view::npos || !parse_decimal(s.substr(0, dot), 255, value)) return false;
+    address = address << 8 | value;
+    s = part < 3 ? s.substr(dot + 1) : std::string_view{};
+  }
+  out.s_addr = htonl(address);
+  return true;
+}
+
+bool parse_ipv6(std::string_view s, in6_addr& out) noexcept {
+  char text[INET6_ADDRSTRLEN];
+  if (s.empty() || s.size() >= sizeof text) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.'))
+      return false;
+  std::memcpy(text, s.data(), s.size());
+  text[s.size()] = 0;
+  return inet_pton(AF_INET6, text, &out) == 1;
+}
+
+void set_v4(sockaddr_storage& out, in_addr address, unsigned port) noexcept {
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&out);
+  v4->sin_family = AF_INET;
+  v4->sin_addr = address;
+  v4->sin_port = htons(static_cast<std::uint16_t>(port));
+}
+
+void set_v6(sockaddr_storage& out, const in6_addr& address, unsigned port) noexcept {
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&out);
+  v6->sin6_family = AF_INET6;
+  v6->sin6_addr = address;
+  v6->sin6_port = htons(static_cast<std::uint16_t>(port));
+}
+
+// §2.1, version 1: "PROXY" SP protocol SP src SP dst SP sport SP dport CR LF.
+HeaderParse parse_v1(std::string_view b, bool eof, std::size_t capacity) noexcept {
+  std::size_t scan = std::min(b.size(), kMaxV1Length);
+  std::size_t lf = b.substr(0, scan).find('\n');
+  if (lf == std::string_view::npos) {
+    if (b.substr(0, scan).find('\r') != std::string_view::npos && b.substr(0, scan).find('\r') + 1 < scan)
+      return with_status(HeaderStatus::Malformed);  // a CR not followed by LF
+    if (scan == kMaxV1Length) return with_status(HeaderStatus::Malformed);
+    return need(b.size() + 1, eof, capacity);
+  }
+  if (lf == 0 || b[lf - 1] != '\r') return with_status(HeaderStatus::Malformed);  // a lone LF
+  std::string_view line = b.substr(kV1Prefix.size(), lf - 1 - kV1Prefix.size());
+  if (line.find('\r') != std::string_view::npos) return with_status(HeaderStatus::Malformed);
+  HeaderParse p;
+  p.header.version = 1;
+  p.header.length = lf + 1;
+  if (line == "UNKNOWN" || line.substr(0, 8) == "UNKNOWN ") {  // the rest of the line is ignored
+    p.status = HeaderStatus::Complete;
+    return p;
+  }
+  std::string_view fields[5];
+  std::size_t count = 0;
+  for (std::size_t start = 0; count < 5;) {
+    std::size_t space = line.find(' ', start);
+    fields[count++] = line.substr(start, space == std::string_view::npos ? std::string_view::npos : space - start);
+    if (space == std::string_view::npos) {
+      start = line.size() + 1;
+      break;
+    }
+    start = space + 1;
+    if (count == 5) return with_status(HeaderStatus::Malformed);  // a sixth field
+  }
+  if (count != 5 || (fields[0] != "TCP4" && fields[0] != "TCP6")) return with_status(HeaderStatus::Malformed);
+  unsigned source_port = 0, destination_port = 0;
+  if (!parse_decimal(fields[3], 65535, source_port) || !parse_decimal(fields[4], 65535, destination_port))
+    return with_status(HeaderStatus::Malformed);
+  auto& a = p.header.addresses;
+  if (fields[0] == "TCP4") {
+    in_addr source{}, destination{};
+    if (!parse_ipv4(fields[1], source) || !parse_ipv4(fields[2], destination)) return with_status(HeaderStatus::Malformed);
+    set_v4(a.source, source, source_port);
+    set_v4(a.destination, destination, destination_port);
+  } else {
+    in6_addr source{}, destination{};
+    if (!parse_ipv6(fields[1], source) || !parse_ipv6(fields[2], destination)) return with_status(HeaderStatus::Malformed);
+    set_v6(a.source, source, source_port);
+    set_v6(a.destination, destination, destination_port);
+  }
+  a.present = true;
+  p.status = HeaderStatus::Complete;
+  return p;
+}
+
+bool is_printable(ByteSpan value) noexcept {
+  for (auto c : value)
+    if (c < 0x21 || c > 0x7E) return false;
+  return true;
+}
+
+/// §2.2.1: TLVs up to the end of `tlvs`; false if one runs past it or bytes are left over.
+bool parse_tlvs(ByteSpan tlvs, std::size_t header_offset, ProxyHeader& h, std::size_t& crc_at, bool nested) noexcept {
+  ByteReader r(tlvs);
+  while (!r.empty()) {
+    std::uint8_t type = 0;
+    std::uint16_t length = 0;
+    ByteSpan value;
+    std::size_t at = r.position();
+    if (!r.read_u8(type) || !r.read_u16(length) || !r.read_bytes(length, value)) return false;
+    if (nested) continue;  // SSL sub-TLVs: only their framing is checked
+    switch (type) {
+      case kTlvAlpn:
+        if (value.empty() || value.size() > 255 || !is_printable(value)) return false;
+        h.alpn = passthru::sdk::as_chars(value);
+        break;
+      case kTlvAuthority:
+        if (value.empty() || value.size() > kMaxAuthority || !is_printable(value)) return false;
+        h.authority = passthru::sdk::as_chars(value);
+        break;
+      case kTlvCrc32c:
+        if (value.size() != 4 || crc_at) return false;
+        crc_at = header_offset + at + 3;
+        break;
+      case kTlvUniqueId:
+        if (value.size() > kMaxUniqueId) return false;
+        h.unique_id = value;
+        break;
+      case kTlvSsl: {
+        // §2.2.6: client (u8), verify (u32), then sub-TLVs.
+        if (value.size() < 5) return false;
+        std::size_t ignored = 0;
+        if (!parse_tlvs(value.subspan(5), 0, h, ignored, true)) return false;
+        h.ssl = true;
+        break;
+      }
+      case kTlvNetns:
+        if (value.empty() || !is_printable(value)) return false;
+        h.netns = passthru::sdk::as_chars(value);
+        break;
+      default:
+        break;  // NOOP and types this receiver does not use are skipped (§2.2.1)
+    }
+  }
+  return true;
+}
+
+// §2.2, version 2.
+HeaderParse parse_v2(ByteSpan b, bool eof, std::size_t capacity) noexcept {
+  if (b.size() < kV2Fixed) {
+    if (b.size() > 12 && (b[12] >> 4 != 2 || (b[12] & 0x0F) > 1)) return with_status(HeaderStatus::Malformed);
+    if (b.size() > 13 && (b[13] >> 4 > 3 || (b[13] & 0x0F) > 2)) return with_status(HeaderStatus::Malformed);
+    return need(kV2Fixed, eof, capacity);
+  }
+  std::uint8_t version = b[12] >> 4;
+  std::uint8_t command = b[12] & 0x0F;  // 0 LOCAL, 1 PROXY
+  std::uint8_t family = b[13] >> 4;     // 0 UNSPEC, 1 INET, 2 INET6, 3 UNIX
+  std::uint8_t transport = b[13] & 0x0F;  // 0 UNSPEC, 1 STREAM, 2 DGRAM
+  if (version != 2 || command > 1 || family > 3 || transport > 2) return with_status(HeaderStatus::Malformed);
+  std::size_t length = kV2Fixed + (std::size_t{b[14]} << 8 | b[15]);
+  if (b.size() < length) return need(length, eof, capacity);
+  ByteSpan header = b.first(length);
+
+  static constexpr std::size_t kAddressBlock[4] = {0, 12, 36, 216};
+  std::size_t block = kAddressBlock[family];
+  if (length < kV2Fixed + block) return with_status(HeaderStatus::Malformed);
+  HeaderParse p;
+  p.header.version = 2;
+  p.header.local = command == 0;
+  p.header.length = length;
+  ByteReader r(header.subspan(kV2Fixed, block));
+  bool adopt = command == 1 && transport == 1 && (family == 1 || family == 2);
+  if (adopt && family == 1) {
+    in_addr source{}, destination{};
+    std::uint16_t source_port = 0, destination_port = 0;
+    ByteSpan s, d;
+    r.read_bytes(4, s);
+    r.read_bytes(4, d);
+    r.read_u16(source_port);
+    r.read_u16(destination_port);
+    std::memcpy(&source, s.data(), 4);
+    std::memcpy(&destination, d.data(), 4);
+    set_v4(p.header.addresses.source, source, source_port);
+    set_v4(p.header.addresses.destination, destination, destination_port);
+    p.header.addresses.present = true;
+  } else if (adopt) {
+    in6_addr source{}, destination{};
+    std::uint16_t source_port = 0, destination_port = 0;
+    ByteSpan s, d;
+    r.read_bytes(16, s);
+    r.read_bytes(16, d);
+    r.read_u16(source_port);
+    r.read_u16(destination_port);
+    std::memcpy(&source, s.data(), 16);
+    std::memcpy(&destination, d.data(), 16);
+    set_v6(p.header.addresses.source, source, source_port);
+    set_v6(p.header.addresses.destination, destination, destination_port);
+    p.header.addresses.present = true;
+  }
+  std::size_t crc_at = 0;
+  if (!parse_tlvs(header.subspan(kV2Fixed + block), kV2Fixed + block, p.header, crc_at, false))
+    return with_status(HeaderStatus::Malformed);
+  if (crc_at) {
+    // §2.2.3: the CRC of the whole header with the checksum's own four bytes as zeros.
+    std::uint32_t expected = std::uint32_t{header[crc_at]} << 24 | std::uint32_t{header[crc_at + 1]} << 16 |
+                             std::uint32_t{header[crc_at + 2]} << 8 | header[crc_at + 3];
+    const std::uint8_t zeros[4] = {};
+    std::uint32_t state = passthru::common::crc32c_update(passthru::common::crc32c_begin(), header.data(), crc_at);
+    state = passthru::common::crc32c_update(state, zeros, 4);
+    state = passthru::common::crc32c_update(state, header.data() + crc_at + 4, length - crc_at - 4);
+    if (passthru::common::crc32c_end(state) != expected) return with_status(HeaderStatus::Malformed);
+    p.header.crc_checked = true;
+  }
+  p.status = HeaderStatus::Complete;
+  return p;
+}
+
+}  // namespace
+
+HeaderParse parse_proxy_header(ByteSpan bytes, bool eof, std::size_t capacity) noexcept {
+  if (bytes.empty()) return need(1, eof, capacity);
+  std::string_view text = passthru::sdk::as_chars(bytes);
+  if (bytes[0] == 'P') {
+    for (std::size_t i = 0; i < kV1Prefix.size(); ++i) {
+      if (i == text.size()) return need(i + 1, eof, capacity);
+      if (text[i] != kV1Prefix[i]) return with_status(HeaderStatus::NotProxy);
+    }
+    return parse_v1(text, eof, capacity);
+  }
+  if (bytes[0] == kV2Signature[0]) {
+    for (std::size_t i = 0; i < sizeof kV2Signature; ++i) {
+      if (i == bytes.size()) return need(i + 1, eof, capacity);
+      if (bytes[i] != kV2Signature[i]) return with_status(HeaderStatus::NotProxy);
+    }
+    return parse_v2(bytes, eof, capacity);
+  }
+  return with_status(HeaderStatus::NotProxy);
+}
+
+}  // namespace passthru::proxy

@@ -1,0 +1,106 @@
+#include "rules.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <string>
+
+namespace passthru::proxy {
+
+namespace {
+
+constexpr const char* kSyntax = "PROXY rule keys are 'FROM address', 'FROM address/bits' or 'CATCHALL'";
+
+bool prefix_matches(const std::uint8_t* address, const std::array<std::uint8_t, 16>& network, unsigned bits) {
+  unsigned whole = bits / 8;
+  if (std::memcmp(address, network.data(), whole) != 0) return false;
+  unsigned rest = bits % 8;
+  if (rest == 0) return true;
+  auto mask = static_cast<std::uint8_t>(0xFF << (8 - rest));
+  return (address[whole] & mask) == network[whole];
+}
+
+}  // namespace
+
+void ProxyRules::apply(std::span<const passthru::sdk::RuleKey> keys, passthru::sdk::Diagnostics& diagnostics) {
+  for (std::uint32_t index = 0; index < keys.size(); ++index) {
+    const auto& key = keys[index];
+    std::string_view text = key.text;
+    if (text == "CATCHALL") {
+      catchall_ = index;
+      continue;
+    }
+    if (text.substr(0, 5) != "FROM " || text.size() == 5) {
+      diagnostics.error(key.where, "rule key '" + key.text + "': " + kSyntax);
+      continue;
+    }
+    std::string_view value = text.substr(5);
+    auto slash = value.find('/');
+    std::string address(value.substr(0, slash));
+    Prefix prefix{};
+    prefix.rule = index;
+    if (inet_pton(AF_INET, address.c_str(), prefix.bytes.data()) == 1) {
+      prefix.family = AF_INET;
+      prefix.length = 32;
+    } else if (inet_pton(AF_INET6, address.c_str(), prefix.bytes.data()) == 1) {
+      prefix.family = AF_INET6;
+      prefix.length = 128;
+    } else {
+      diagnostics.error(key.where, "rule key '" + key.text + "': '" + address + "' is not an IP address; " + kSyntax);
+      continue;
+    }
+    if (slash != std::string_view::npos) {
+      std::string_view bits = value.substr(slash + 1);
+      unsigned length = 0;
+      auto [end, ec] = std::from_chars(bits.data(), bits.data() + bits.size(), length);
+      if (ec != std::errc() || end != bits.data() + bits.size() || bits.empty() || length > prefix.length) {
+        diagnostics.error(key.where, "rule key '" + key.text + "': the prefix length must be 0 to " +
+                                         std::to_string(prefix.length));
+        continue;
+      }
+      prefix.length = length;
+    }
+    std::array<std::uint8_t, 16> masked{};
+    for (unsigned i = 0; i < prefix.length; ++i) masked[i / 8] |= prefix.bytes[i / 8] & (0x80 >> (i % 8));
+    if (masked != prefix.bytes) {
+      char network[INET6_ADDRSTRLEN];
+      inet_ntop(prefix.family, masked.data(), network, sizeof network);
+      diagnostics.error(key.where, "rule key '" + key.text + "' has bits set past the prefix: write FROM " +
+                                       network + "/" + std::to_string(prefix.length));
+      continue;
+    }
+    bool duplicate = std::any_of(prefixes_.begin(), prefixes_.end(), [&](const Prefix& p) {
+      return p.family == prefix.family && p.length == prefix.length && p.bytes == prefix.bytes;
+    });
+    if (duplicate) {
+      diagnostics.error(key.where, "another rule already names " + std::string(value));
+      continue;
+    }
+    prefixes_.push_back(prefix);
+  }
+  std::stable_sort(prefixes_.begin(), prefixes_.end(), [](const Prefix& a, const Prefix& b) { return a.length > b.length; });
+}
+
+std::uint32_t ProxyRules::select(const sockaddr* peer) const noexcept {
+  if (peer) {
+    const std::uint8_t* address = nullptr;
+    int family = peer->sa_family;
+    if (family == AF_INET) {
+      address = reinterpret_cast<const std::uint8_t*>(&reinterpret_cast<const sockaddr_in*>(peer)->sin_addr);
+    } else if (family == AF_INET6) {
+      const auto* v6 = &reinterpret_cast<const sockaddr_in6*>(peer)->sin6_addr;
+      address = reinterpret_cast<const std::uint8_t*>(v6);
+      if (IN6_IS_ADDR_V4MAPPED(v6)) {
+        family = AF_INET;
+        address += 12;
+      }
+    }
+    for (const auto& prefix : prefixes_)
+      if (address && prefix.family == family && prefix_matches(address, prefix.bytes, prefix.length)) return prefix.rule;
+  }
+  return catchall_.value_or(passthru::sdk::kNoRule);
+}
+
+}  // namespace passthru::proxy
