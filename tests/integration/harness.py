@@ -61,7 +61,7 @@ class Passthru:
                 break
         if not self.ports:
             self.stop()
-            raise AssertionError("passthru did not start:\n" + self.log())
+            raise AssertionError("passthru did not start:\n" + self.stderr_path.read_text())
         self.port = self.ports[0]
 
     @property
@@ -78,7 +78,8 @@ class Passthru:
         return 0
 
     def log(self):
-        self.stderr.flush()
+        if not self.stderr.closed:
+            self.stderr.flush()
         return self.stderr_path.read_text()
 
     def wait_log(self, pattern, timeout=5):
@@ -383,3 +384,64 @@ http {{
 
     def __exit__(self, *exc):
         self.close()
+
+
+class Daemon:
+    """A peer program run in the foreground with a generated config, stopped at the end."""
+
+    def __init__(self, argv, config_name, config_text, ports):
+        self.dir = tempfile.TemporaryDirectory(prefix="passthru-peer-")
+        self.path = Path(self.dir.name) / config_name
+        self.path.write_text(config_text.replace("@DIR@", self.dir.name))
+        self.log_path = Path(self.dir.name) / "peer.log"
+        with open(self.log_path, "w") as log:
+            self.process = subprocess.Popen([a.replace("@CONFIG@", str(self.path)).replace("@DIR@", self.dir.name)
+                                             for a in argv], stdout=log, stderr=subprocess.STDOUT)
+        for port in ports:
+            wait_until(lambda port=port: self._accepts(port), 10, f"{argv[0]} to listen on {port}")
+
+    def _accepts(self, port):
+        if self.process.poll() is not None:
+            raise AssertionError(f"{self.path.name}'s program exited:\n" + self.log_path.read_text())
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def close(self):
+        self.process.terminate()
+        self.process.wait()
+        self.dir.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def haproxy(config, ports):
+    """HAProxy (Debian's 2.6) in the foreground with `config` (global and defaults added)."""
+    text = ("global\n  maxconn 1000\n"
+            "defaults\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n" + config)
+    return Daemon(["haproxy", "-db", "-f", "@CONFIG@"], "haproxy.cfg", text, ports)
+
+
+def nginx(http="", stream="", ports=()):
+    """nginx (Debian's 1.22, with its stream module) in the foreground with these server blocks."""
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    temp = "".join(f"  {kind}_temp_path @DIR@/{kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    text = (f"load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n{user}daemon off;\nmaster_process off;\n"
+            "pid @DIR@/nginx.pid;\nerror_log @DIR@/error.log;\nevents { }\n"
+            f"http {{\n  access_log off;\n{temp}{http}}}\nstream {{\n{stream}}}\n")
+    return Daemon(["nginx", "-c", "@CONFIG@", "-p", "@DIR@"], "nginx.conf", text, ports)
+
+
+def connect_from(source_ip, port, timeout=10):
+    """A connection to 127.0.0.1:port from another loopback address (127.0.0.2, ...)."""
+    s = socket.socket()
+    s.settimeout(seconds(timeout))
+    s.bind((source_ip, 0))
+    s.connect(("127.0.0.1", port))
+    return s
