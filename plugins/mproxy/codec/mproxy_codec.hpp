@@ -1,0 +1,100 @@
+// The M-PROXY codec, version 1 (the wire format of the npm package proxy-packer 2.0.4): many
+// client streams framed over one connection. Each message is
+//   0xFE  hdrlen  header(hdrlen bytes: "family,address,port,datalen,service,serviceport,name")  body(datalen bytes)
+// with `connection` (8 fields, the application service last), `control` (",,,datalen,control"),
+// and `end`, `error`, `pause`, `resume` (the keyword in place of the service).
+//
+// pack() writes exactly what proxy-packer's packHeader/pack write for valid input, and refuses
+// what they would corrupt (a header over 255 bytes, commas or control characters in a field).
+// Decoder reads strictly: a wrong version byte, a non-numeric or oversized datalen, a bad field
+// or an unknown layout is a protocol error, never a guess, and the messages it gives do not
+// depend on how the bytes were chunked. A library: no sockets, no plugin interface.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace passthru::mproxy {
+
+inline constexpr std::uint8_t kVersion1 = 0xFE;  // "255 - version"
+inline constexpr std::size_t kMaxHeader = 255;
+
+enum class Kind : std::uint8_t { Data, Connection, Control, End, Error, Pause, Resume };
+
+/// "data", "connection", "control", "end", "error", "pause", "resume".
+std::string_view to_string(Kind kind) noexcept;
+
+/// A message's header fields, as text (ports as written, "" where empty).
+struct Meta {
+  std::string family;       ///< "IPv4" or "IPv6"; empty for control
+  std::string address;
+  std::string port;         ///< the client's source port
+  std::string service;      ///< the application service ("https", "tcp"…); "" if none
+  std::string serviceport;  ///< the listening port, or ""
+  std::string name;         ///< SNI or Host, or ""
+
+  /// The stream's id: "family,address,port".
+  [[nodiscard]] std::string id() const { return family + "," + address + "," + port; }
+};
+
+struct Message {
+  Kind kind = Kind::Data;
+  Meta meta;
+  std::string body;
+  std::vector<std::string> fields;  ///< the header split on ',', exactly as on the wire
+};
+
+/// proxy-packer's packHeader(meta, body, service, andBody = true, oldways): the header and the
+/// body. `oldways` is its pack(): an empty body is sent as one space. nullopt, with `error`
+/// set, for what it would corrupt.
+std::optional<std::string> pack(Kind kind, const Meta& meta, std::string_view body, bool oldways,
+                                std::string& error);
+
+/// Parses one header (the hdrlen bytes) strictly. nullopt, with `error` set, if it is not one.
+std::optional<Message> parse_header(std::string_view header, std::size_t max_body, std::string& error);
+
+/// The datalen a header declares (parse_header must have accepted it).
+std::size_t body_length(const Message& header) noexcept;
+
+class Decoder {
+ public:
+  explicit Decoder(std::size_t max_body = 1 << 20) : max_body_(max_body) {}
+
+  /// Feeds the next bytes and calls on_message(Message&&) for each complete message. Returns
+  /// false at the first protocol error (error() says what); the stream cannot be read further.
+  template <typename OnMessage>
+  bool feed(std::string_view bytes, OnMessage&& on_message) {
+    while (!bytes.empty() || ready()) {
+      if (ready()) {
+        on_message(take());
+        continue;
+      }
+      if (!step(bytes)) return false;
+    }
+    return true;
+  }
+
+  [[nodiscard]] const std::string& error() const noexcept { return error_; }
+  /// Whether it is between messages (nothing half-read).
+  [[nodiscard]] bool idle() const noexcept { return state_ == State::Version && !ready_; }
+
+ private:
+  enum class State : std::uint8_t { Version, Length, Header, Body };
+  bool step(std::string_view& bytes);
+  [[nodiscard]] bool ready() const noexcept { return ready_; }
+  Message take();
+
+  std::size_t max_body_;
+  State state_ = State::Version;
+  std::size_t want_ = 0;
+  std::string collected_;
+  Message current_;
+  bool ready_ = false;
+  std::string error_;
+};
+
+}  // namespace passthru::mproxy

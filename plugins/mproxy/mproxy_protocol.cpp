@@ -1,0 +1,105 @@
+#include "mproxy_protocol.hpp"
+
+#include <array>
+
+#include "passthru/sdk/export.hpp"
+
+namespace passthru::mproxy {
+
+using passthru::sdk::NoMatchReason;
+using passthru::sdk::Verdict;
+
+namespace {
+constexpr const char* kSyntax =
+    "MPROXY rule keys are 'NAME name', 'NAME *.suffix', 'SERVICE name', 'SERVICEPORT port' or 'CATCHALL'";
+}
+
+void MproxyRules::apply(std::span<const passthru::sdk::RuleKey> keys, passthru::sdk::Diagnostics& diagnostics) {
+  for (std::uint32_t index = 0; index < keys.size(); ++index) {
+    const auto& key = keys[index];
+    std::string_view text = key.text;
+    if (text == "CATCHALL") {
+      catchall_ = index;
+      continue;
+    }
+    auto space = text.find(' ');
+    std::string_view matcher = text.substr(0, space);
+    std::string value(space == std::string_view::npos ? "" : text.substr(space + 1));
+    bool taken = false;
+    if (value.empty() || value.find(' ') != std::string::npos) {
+      diagnostics.error(key.where, "rule key '" + key.text + "' is not 'MATCHER value'; " + kSyntax);
+      continue;
+    }
+    if (matcher == "NAME") {
+      if (std::string why = names_.add(value, index); !why.empty())
+        diagnostics.error(key.where, "rule key '" + key.text + "': " + why);
+      continue;
+    } else if (matcher == "SERVICE") {
+      taken = !services_.emplace(value, index).second;
+    } else if (matcher == "SERVICEPORT") {
+      bool number = value.size() <= 5 && value.find_first_not_of("0123456789") == std::string::npos &&
+                    std::stoul(value) <= 65535;
+      if (!number) {
+        diagnostics.error(key.where, "rule key '" + key.text + "': a SERVICEPORT is a port number");
+        continue;
+      }
+      taken = !ports_.emplace(std::to_string(std::stoul(value)), index).second;
+    } else {
+      diagnostics.error(key.where, "unknown MPROXY matcher '" + std::string(matcher) + "'; " + kSyntax);
+      continue;
+    }
+    if (taken) diagnostics.error(key.where, "another rule already names " + key.text);
+  }
+}
+
+std::uint32_t MproxyRules::select(const Meta& meta) const {
+  std::array<char, 255> name{};
+  std::size_t length = 0;
+  if (!meta.name.empty() && passthru::common::normalize_host_name(meta.name, name.data(), length)) {
+    if (auto rule = names_.find({name.data(), length})) return *rule;
+  }
+  if (auto it = services_.find(meta.service); !meta.service.empty() && it != services_.end()) return it->second;
+  if (auto it = ports_.find(meta.serviceport); !meta.serviceport.empty() && it != ports_.end()) return it->second;
+  return catchall_.value_or(passthru::sdk::kNoRule);
+}
+
+void MproxyProtocol::apply_rules(std::span<const passthru::sdk::RuleKey> rules,
+                                 passthru::sdk::Diagnostics& diagnostics) {
+  rules_.apply(rules, diagnostics);
+}
+
+Verdict MproxyProtocol::identify(const passthru::sdk::ConnView& view) const noexcept {
+  // The first message's header decides: 0xFE, a length, then that many header bytes.
+  const auto& b = view.bytes;
+  auto need = [&](std::size_t total) {
+    if (total > view.capacity) return Verdict::no_match(NoMatchReason::TooLarge);
+    if (view.eof) return Verdict::no_match(NoMatchReason::Truncated);
+    return Verdict::need_more(total);
+  };
+  if (b.empty()) return need(1);
+  if (b[0] != kVersion1) return Verdict::no_match(NoMatchReason::NotThisProtocol);
+  if (b.size() < 2) return need(2);
+  std::size_t length = b[1];
+  if (length == 0) return Verdict::no_match(NoMatchReason::Malformed);
+  // A header is ASCII text: reject at the first byte that is not, before it is all there.
+  for (std::size_t i = 2; i < b.size() && i < 2 + length; ++i)
+    if (b[i] < 0x20 && b[i] != '\n' && b[i] != '\r') return Verdict::no_match(NoMatchReason::NotThisProtocol);
+  if (b.size() < 2 + length) return need(2 + length);
+  try {
+    std::string error;
+    auto header = parse_header(passthru::sdk::as_chars(b.subspan(2, length)), SIZE_MAX, error);
+    if (!header) return Verdict::no_match(NoMatchReason::Malformed);
+    Verdict verdict = Verdict::match(rules_.select(header->meta));
+    verdict.facts.add("mproxy", to_string(header->kind));
+    if (!header->meta.name.empty()) verdict.facts.add("name", header->meta.name);
+    if (!header->meta.service.empty()) verdict.facts.add("service", header->meta.service);
+    if (!header->meta.serviceport.empty()) verdict.facts.add("serviceport", header->meta.serviceport);
+    return verdict;
+  } catch (...) {  // std::string may throw bad_alloc; never across identify()
+    return Verdict::no_match(NoMatchReason::TooLarge);
+  }
+}
+
+}  // namespace passthru::mproxy
+
+PASSTHRU_EXPORT_PROTOCOL(passthru::mproxy::MproxyProtocol)

@@ -1,0 +1,64 @@
+// Unit tests of the M-PROXY detector through its Protocol interface.
+#include <doctest/doctest.h>
+
+#include "codec/mproxy_codec.hpp"
+#include "mproxy_protocol.hpp"
+#include "probe_harness.hpp"
+
+using namespace passthru;
+
+namespace {
+
+mproxy::MproxyProtocol configured(const std::vector<std::string>& keys, sdk::Diagnostics* out = nullptr) {
+  mproxy::MproxyProtocol protocol;
+  std::vector<sdk::RuleKey> rules;
+  for (std::size_t i = 0; i < keys.size(); ++i) rules.push_back({keys[i], {static_cast<std::uint32_t>(i + 1), 1}});
+  sdk::Diagnostics diagnostics;
+  protocol.apply_rules(rules, diagnostics);
+  if (out) *out = diagnostics;
+  else REQUIRE(diagnostics.empty());
+  return protocol;
+}
+
+std::string first_message(const std::string& name, const std::string& service, const std::string& port) {
+  std::string error;
+  return *mproxy::pack(mproxy::Kind::Connection, {"IPv4", "10.0.0.1", "5555", service, port, name}, "", false, error);
+}
+
+std::uint32_t rule_for(const mproxy::MproxyProtocol& p, const std::string& bytes) {
+  auto v = p.identify({{reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, false, 16384});
+  REQUIRE(v.kind == sdk::VerdictKind::Match);
+  return v.rule;
+}
+
+}  // namespace
+
+TEST_CASE("NAME beats SERVICE beats SERVICEPORT beats CATCHALL") {
+  auto p = configured({"CATCHALL", "SERVICEPORT 443", "SERVICE https", "NAME *.example.com", "NAME www.example.com"});
+  CHECK(rule_for(p, first_message("www.example.com", "https", "443")) == 4);
+  CHECK(rule_for(p, first_message("a.example.com", "https", "443")) == 3);
+  CHECK(rule_for(p, first_message("other.test", "https", "443")) == 2);
+  CHECK(rule_for(p, first_message("other.test", "ssh", "443")) == 1);
+  CHECK(rule_for(p, first_message("other.test", "ssh", "22")) == 0);
+}
+
+TEST_CASE("the contract holds on a first header, and other bytes are no match at once") {
+  auto p = configured({"NAME a.example.com", "CATCHALL"});
+  std::string bytes = first_message("a.example.com", "https", "443") + "more";
+  auto report = testing::probe_every_prefix(p, {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, 16384);
+  CHECK(report.violation.empty());
+  CHECK(report.verdict.rule == 0);
+  std::string tls = "\x16\x03\x01";
+  CHECK(p.identify({{reinterpret_cast<const std::uint8_t*>(tls.data()), 1}, false, 16384}).kind == sdk::VerdictKind::NoMatch);
+  std::string bad = "\xFE\x05" "ab,cd";
+  CHECK(p.identify({{reinterpret_cast<const std::uint8_t*>(bad.data()), bad.size()}, false, 16384}).kind ==
+        sdk::VerdictKind::NoMatch);
+}
+
+TEST_CASE("bad rule keys are refused") {
+  sdk::Diagnostics d;
+  configured({"NAME", "HOST a", "SERVICEPORT https", "SERVICE https", "SERVICE https"}, &d);
+  REQUIRE(d.all().size() == 4);
+  CHECK(d.all()[2].message.find("port number") != std::string::npos);
+  CHECK(d.all()[3].message.find("already names") != std::string::npos);
+}
