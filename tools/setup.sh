@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # Installs what passthru needs to build and test on Debian 12, if it is missing: the compiler
-# and libraries, and the real peers the tests drive (openssl, curl, haproxy, nginx, sshd).
+# and libraries, the real peers the tests drive (openssl, curl, haproxy, nginx, sshd), and the
+# npm packages the tests use (proxy-packer, the M-PROXY reference).
 # Runs `apt-get update` once before installing, since a fresh machine's lists are stale.
 set -euo pipefail
 
 packages=(
   # build
   cmake g++ make pkg-config libuv1-dev libtomlplusplus-dev libboost-dev libspdlog-dev libcli11-dev
+  nlohmann-json3-dev
   # tests, sanitizers and fuzzing
   doctest-dev python3 clang libclang-rt-14-dev
   # real peers the tests drive
   openssl curl haproxy nginx libnginx-mod-stream openssh-server openssh-client sslh
 )
+
+# Node.js runs the M-PROXY reference (proxy-packer) in the tests; the machine may have its own.
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -27,4 +32,11 @@ if ((${#missing[@]})); then
   $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
   echo "setup: every package is installed"
+fi
+
+# The npm packages the tests use (the M-PROXY reference), pinned in their package.json.
+here="$(cd "$(dirname "$0")/.." && pwd)"
+if [ ! -d "$here/tests/integration/mproxy/node_modules/proxy-packer" ]; then
+  echo "setup: installing the npm packages the tests use"
+  npm install --no-package-lock --no-audit --no-fund --prefix "$here/tests/integration/mproxy"
 fi
