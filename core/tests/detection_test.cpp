@@ -33,6 +33,13 @@ class PrefixProtocol final : public sdk::Protocol {
   bool has_rule_;
 };
 
+Action make_action(ActionKind kind, std::string rule) {
+  Action action;
+  action.kind = kind;
+  action.rule = std::move(rule);
+  return action;
+}
+
 /// Matches a 4-byte header "HDR:" (rule 0) and says to strip it, like the PROXY protocol.
 class HeaderProtocol final : public sdk::Protocol {
  public:
@@ -58,10 +65,10 @@ struct Fixture {
     for (auto& prefix : prefixes) {
       auto p = std::make_shared<PrefixProtocol>(prefix);
       protocols.push_back(p);
-      Action forward{ActionKind::Forward, {}, prefix};
+      Action forward = make_action(ActionKind::Forward, prefix);
       server.protocols.push_back({prefix, p, {forward}});
     }
-    if (catchall) server.catchall = Action{ActionKind::Reject, {}, "CATCHALL"};
+    if (catchall) server.catchall = make_action(ActionKind::Reject, "CATCHALL");
     server.max_sniff_bytes = 64;
   }
 
@@ -143,7 +150,7 @@ TEST_CASE("a full buffer lets a later protocol match on what is there") {
 
 TEST_CASE("an UNWRAP rule strips its header and detection starts over after it, at every split") {
   Fixture f({"GET"});
-  Action unwrap{ActionKind::Unwrap, {}, "HDR"};
+  Action unwrap = make_action(ActionKind::Unwrap, "HDR");
   f.server.protocols.push_back({"HDR", std::make_shared<HeaderProtocol>(), {unwrap}});
   for (std::size_t chunk = 1; chunk <= 8; ++chunk) {
     CAPTURE(chunk);
@@ -163,7 +170,7 @@ TEST_CASE("an UNWRAP rule strips its header and detection starts over after it, 
 
 TEST_CASE("a protocol unwraps once: a second header after the first is not stripped") {
   Fixture f({});
-  Action unwrap{ActionKind::Unwrap, {}, "HDR"};
+  Action unwrap = make_action(ActionKind::Unwrap, "HDR");
   f.server.protocols.push_back({"HDR", std::make_shared<HeaderProtocol>(), {unwrap}});
   Detection detection(f.server);
   std::string input = "HDR:HDR:x";

@@ -183,8 +183,8 @@ class Loader {
         continue;
       }
       auto action = read_action(node, "CATCHALL");
-      if (action && action->kind == ActionKind::Unwrap)
-        error_at(node, "UNWRAP belongs in a protocol table (PROXY); the server CATCHALL can FORWARD or REJECT");
+      if (action && (action->kind == ActionKind::Unwrap || action->kind == ActionKind::Demux))
+        error_at(node, "UNWRAP and DEMUX belong in a protocol table (PROXY, MPROXY); the server CATCHALL can FORWARD or REJECT");
       else if (action)
         server.catchall = *action;
     }
@@ -237,13 +237,14 @@ class Loader {
     const toml::node* to_addr = nullptr;
     const toml::node* send_proxy = nullptr;
     const toml::node* v2_options = nullptr;
+    std::vector<std::pair<const toml::key*, const toml::node*>> limits;
     bool has_action = false;
     for (const auto& [key, value] : in_file_order(*table)) {
       if (key->str() == "action") {
         has_action = true;
         kind = value->value<std::string>();
-        if (!kind || (*kind != "FORWARD" && *kind != "REJECT" && *kind != "UNWRAP")) {
-          error_at(*value, "action must be \"FORWARD\", \"REJECT\" or \"UNWRAP\"");
+        if (!kind || (*kind != "FORWARD" && *kind != "REJECT" && *kind != "UNWRAP" && *kind != "DEMUX")) {
+          error_at(*value, "action must be \"FORWARD\", \"REJECT\", \"UNWRAP\" or \"DEMUX\"");
           ok = false;
         }
       } else if (key->str() == "to_addr") {
@@ -252,16 +253,33 @@ class Loader {
         send_proxy = value;
       } else if (key->str() == "proxy_v2_options") {
         v2_options = value;
+      } else if (key->str() == "max_streams" || key->str() == "max_message_bytes" || key->str() == "max_stream_buffer") {
+        limits.emplace_back(key, value);
       } else {
         error_at(*key, "unknown key '" + std::string(key->str()) + "' in rule '" + rule +
-                           "'; a rule takes action, to_addr, send_proxy and proxy_v2_options");
+                           "'; a rule takes action, to_addr, send_proxy, proxy_v2_options, and for DEMUX max_streams, "
+                           "max_message_bytes and max_stream_buffer");
         ok = false;
       }
     }
     if (!has_action)
       error_at(node, "rule '" + rule + "' has no action: add action = \"FORWARD\" or \"REJECT\"");
-    if (!has_action || !kind || (*kind != "FORWARD" && *kind != "REJECT" && *kind != "UNWRAP")) return std::nullopt;
-    action.kind = *kind == "FORWARD" ? ActionKind::Forward : *kind == "REJECT" ? ActionKind::Reject : ActionKind::Unwrap;
+    if (!has_action || !kind || (*kind != "FORWARD" && *kind != "REJECT" && *kind != "UNWRAP" && *kind != "DEMUX"))
+      return std::nullopt;
+    action.kind = *kind == "FORWARD"  ? ActionKind::Forward
+                  : *kind == "REJECT" ? ActionKind::Reject
+                  : *kind == "UNWRAP" ? ActionKind::Unwrap
+                                      : ActionKind::Demux;
+    for (const auto& [key, value] : limits) {
+      if (action.kind != ActionKind::Demux) {
+        error_at(*key, std::string(key->str()) + " goes with DEMUX only");
+        return std::nullopt;
+      }
+      std::uint32_t& limit = key->str() == "max_streams"         ? action.demux.max_streams
+                             : key->str() == "max_message_bytes" ? action.demux.max_message_bytes
+                                                                 : action.demux.max_stream_buffer;
+      if (!read_option(*key, *value, limit, 1, 1 << 30)) return std::nullopt;
+    }
     if (action.kind != ActionKind::Forward && (send_proxy || v2_options)) {
       error_at(send_proxy ? *send_proxy : *v2_options, "send_proxy and proxy_v2_options go with FORWARD only");
       return std::nullopt;
@@ -286,8 +304,9 @@ class Loader {
       }
       action.to = *endpoint;
     } else if (to_addr) {
-      error_at(*to_addr, *kind == "UNWRAP" ? "an UNWRAP rule takes no to_addr: detection goes on after the header"
-                                           : "a REJECT rule takes no to_addr");
+      error_at(*to_addr, *kind == "UNWRAP"  ? "an UNWRAP rule takes no to_addr: detection goes on after the header"
+                         : *kind == "DEMUX" ? "a DEMUX rule takes no to_addr: each stream is routed by the listener's rules"
+                                            : "a REJECT rule takes no to_addr");
       return std::nullopt;
     }
     return ok ? std::optional<Action>(action) : std::nullopt;

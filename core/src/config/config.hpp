@@ -20,14 +20,23 @@ namespace passthru::core {
 class PluginRegistry;
 
 /// FORWARD to a backend; REJECT (close); UNWRAP: strip the header the protocol found (the
-/// PROXY protocol's), adopt the addresses it carries, and go on detecting after it.
-enum class ActionKind : std::uint8_t { Forward, Reject, Unwrap };
+/// PROXY protocol's), adopt the addresses it carries, and go on detecting after it; DEMUX: the
+/// connection is an M-PROXY tunnel, each stream of which is routed on its own.
+enum class ActionKind : std::uint8_t { Forward, Reject, Unwrap, Demux };
+
+/// The bounds of one M-PROXY tunnel (a DEMUX rule's options).
+struct DemuxLimits {
+  std::uint32_t max_streams = 1024;                ///< streams open at once
+  std::uint32_t max_message_bytes = 1024 * 1024;   ///< one message's body
+  std::uint32_t max_stream_buffer = 1024 * 1024;   ///< bytes queued to one stream's backend
+};
 
 struct Action {
   ActionKind kind = ActionKind::Reject;
   Endpoint to;       ///< Forward only
   std::string rule;  ///< the rule key, for logs ("SNI example.com", "CATCHALL")
   ProxySend send_proxy;  ///< Forward only: a PROXY header to write before the stream
+  DemuxLimits demux;     ///< Demux only
 };
 
 struct ProtocolTable {

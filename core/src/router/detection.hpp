@@ -57,6 +57,9 @@ class Detection {
 
   [[nodiscard]] const Unwrapped& unwrapped() const noexcept { return unwrapped_; }
 
+  /// Leaves protocols[index] out of this detection (an M-PROXY stream is not itself a tunnel).
+  void skip(std::uint32_t index) noexcept { used_ |= std::uint64_t{1} << index; }
+
  private:
   Decision fallback(FallbackReason reason, const ProtocolTable* protocol) const noexcept;
 

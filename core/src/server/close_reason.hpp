@@ -17,6 +17,7 @@ enum class CloseReason : std::uint8_t {
   ResolveFailed,   ///< the backend's host name did not resolve
   ConnectFailed,   ///< every address of the backend refused or failed
   ConnectTimeout,  ///< the backend did not accept within connect_timeout_ms
+  ProtocolError,   ///< the client broke the protocol of its tunnel (M-PROXY)
   Shutdown,        ///< passthru is stopping
 };
 
@@ -32,6 +33,7 @@ constexpr const char* token(CloseReason reason) noexcept {
     case CloseReason::ResolveFailed: return "resolve_failed";
     case CloseReason::ConnectFailed: return "connect_failed";
     case CloseReason::ConnectTimeout: return "connect_timeout";
+    case CloseReason::ProtocolError: return "protocol_error";
     case CloseReason::Shutdown: return "shutdown";
   }
   return "unknown";
@@ -49,6 +51,7 @@ constexpr const char* describe(CloseReason reason) noexcept {
     case CloseReason::ResolveFailed: return "the backend's host name did not resolve";
     case CloseReason::ConnectFailed: return "no address of the backend accepted the connection";
     case CloseReason::ConnectTimeout: return "the backend did not accept in time";
+    case CloseReason::ProtocolError: return "the client broke the tunnel's protocol";
     case CloseReason::Shutdown: return "passthru is stopping";
   }
   return "unknown";

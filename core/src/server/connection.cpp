@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <cstring>
-
 #include <random>
 #include <string>
 
@@ -23,6 +22,7 @@ Connection::Connection(Worker& worker, Listener& listener)
       started_(std::chrono::steady_clock::now()),
       sniff_(*listener.sniff_pool),
       detection_(*listener.server),
+      dialer_(*this, worker.loop()),
       upstream_(*this, worker.relay_pool()),
       downstream_(*this, worker.relay_pool()) {}
 
@@ -87,12 +87,9 @@ void Connection::sniffed(ssize_t nread) {
 
 void Connection::on_timer(uv_timer_t* timer) {
   auto* self = static_cast<Connection*>(timer->data);
-  if (self->stage_ == Stage::Sniffing) {
-    uv_read_stop(stream(&self->client_));
-    self->apply(self->detection_.on_timeout());
-  } else if (self->stage_ == Stage::Connecting) {
-    self->retry_connect(UV_ETIMEDOUT);
-  }
+  if (self->stage_ != Stage::Sniffing) return;
+  uv_read_stop(stream(&self->client_));
+  self->apply(self->detection_.on_timeout());
 }
 
 void Connection::apply(const Decision& decision) {
@@ -104,134 +101,70 @@ void Connection::apply(const Decision& decision) {
   }
   if (!decision.action) {
     close(CloseReason::NoRoute);
-  } else if (decision.action->kind == ActionKind::Reject) {
-    close(CloseReason::Rejected);
-  } else {
-    resolve();
+    return;
+  }
+  switch (decision.action->kind) {
+    case ActionKind::Reject:
+    case ActionKind::Unwrap:  // never final: Detection goes on after the header
+      close(CloseReason::Rejected);
+      return;
+    case ActionKind::Demux: {
+      if (client_eof_) {
+        close(CloseReason::Done);
+        return;
+      }
+      stage_ = Stage::Tunneling;
+      auto index = static_cast<std::uint32_t>(decision.protocol - server_.protocols.data());
+      TunnelOwner& owner = *this;
+      tunnel_ = std::make_unique<Tunnel>(owner, worker_, server_, *decision.action, index, &client_,
+                                         reinterpret_cast<const sockaddr*>(&client_address_));
+      tunneling_ = true;
+      ++pending_;
+      auto sniffed = sniff_.bytes().subspan(detection_.unwrapped().offset);
+      tunnel_->start(sniffed);
+      sniff_.release();  // the tunnel has decoded these bytes
+      return;
+    }
+    case ActionKind::Forward:
+      stage_ = Stage::Connecting;
+      dialing_ = true;
+      ++pending_;
+      dialer_.dial(decision.action->to, server_.connect_timeout_ms);
+      return;
   }
 }
 
 // ---- Reaching the backend ----------------------------------------------------------------------
 
-void Connection::resolve() {
-  const Endpoint& to = decision_.action->to;
-  if (to.is_literal) {
-    stage_ = Stage::Connecting;
-    connect_next();
-    return;
-  }
-  stage_ = Stage::Resolving;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  resolve_req_.data = this;
-  std::string port = std::to_string(to.port);
-  // Runs getaddrinfo on libuv's thread pool: the loop never blocks on DNS.
-  int status = uv_getaddrinfo(worker_.loop(), &resolve_req_, on_resolved, to.host.c_str(),
-                              port.c_str(), &hints);
+void Connection::on_dialed(int status) {
+  if (stage_ != Stage::Connecting) return;
   if (status < 0) {
     last_error_ = status;
-    close(CloseReason::ResolveFailed);
+    close(dialer_.resolve_failed() ? CloseReason::ResolveFailed
+          : status == UV_ETIMEDOUT ? CloseReason::ConnectTimeout
+                                   : CloseReason::ConnectFailed);
     return;
   }
-  ++pending_;
-}
-
-void Connection::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* result) {
-  auto* self = static_cast<Connection*>(req->data);
-  --self->pending_;
-  if (self->stage_ == Stage::Closing) {
-    if (result) uv_freeaddrinfo(result);
-    self->finish();
-    return;
-  }
-  if (status < 0) {
-    self->last_error_ = status;
-    self->close(CloseReason::ResolveFailed);
-    return;
-  }
-  self->addresses_ = result;
-  self->next_address_ = result;
-  self->stage_ = Stage::Connecting;
-  self->connect_next();
-}
-
-void Connection::connect_next() {
-  const sockaddr* target = nullptr;
-  if (decision_.action->to.is_literal) {
-    if (!literal_tried_) target = reinterpret_cast<const sockaddr*>(&decision_.action->to.address);
-    literal_tried_ = true;
-  } else {
-    while (next_address_ && !target) {
-      addrinfo* candidate = next_address_;
-      next_address_ = candidate->ai_next;
-      if (candidate->ai_family == AF_INET || candidate->ai_family == AF_INET6) target = candidate->ai_addr;
-    }
-  }
-  if (!target) {
-    close(last_error_ == UV_ETIMEDOUT ? CloseReason::ConnectTimeout : CloseReason::ConnectFailed);
-    return;
-  }
-  uv_tcp_init(worker_.loop(), &backend_);
-  backend_.data = this;
-  backend_open_ = true;
-  ++pending_;
-  connect_req_.data = this;
-  int status = uv_tcp_connect(&connect_req_, &backend_, target, on_connect);
-  if (status < 0) {
-    retry_connect(status);
-    return;
-  }
-  uv_timer_start(&timer_, on_timer, server_.connect_timeout_ms, 0);
-}
-
-void Connection::on_connect(uv_connect_t* req, int status) {
-  auto* self = static_cast<Connection*>(req->data);
-  // Cancelled: the handle is being closed, for a retry or for good; the close path goes on.
-  if (status == UV_ECANCELED || self->stage_ != Stage::Connecting) return;
-  uv_timer_stop(&self->timer_);
-  if (status < 0) {
-    self->retry_connect(status);
-    return;
-  }
-  uv_tcp_nodelay(&self->backend_, 1);
-  self->stage_ = Stage::Flushing;
+  uv_tcp_t* backend = dialer_.tcp();
+  uv_tcp_nodelay(backend, 1);
+  stage_ = Stage::Flushing;
   // A PROXY header first if the rule asks for one, then the bytes the detectors saw (less any
   // header an UNWRAP rule stripped), before anything else from the client.
-  self->proxy_header_ = self->write_proxy_header();
-  std::uint32_t offset = self->detection_.unwrapped().offset;
-  uv_buf_t sniffed = self->sniff_.contents();
-  uv_buf_t parts[2] = {uv_buf_init(self->proxy_header_.data(), static_cast<unsigned>(self->proxy_header_.size())),
+  proxy_header_ = write_proxy_header();
+  std::uint32_t offset = detection_.unwrapped().offset;
+  uv_buf_t sniffed = sniff_.contents();
+  uv_buf_t parts[2] = {uv_buf_init(proxy_header_.data(), static_cast<unsigned>(proxy_header_.size())),
                        uv_buf_init(sniffed.base + offset, sniffed.len - offset)};
   if (parts[0].len + parts[1].len == 0) {
-    self->start_relay();
+    start_relay();
     return;
   }
-  self->flush_req_.data = self;
-  status = uv_write(&self->flush_req_, stream(&self->backend_), parts, 2, on_flushed);
+  flush_req_.data = this;
+  status = uv_write(&flush_req_, stream(backend), parts, 2, on_flushed);
   if (status < 0) {
-    self->last_error_ = status;
-    self->close(CloseReason::BackendError, true, false);
+    last_error_ = status;
+    close(CloseReason::BackendError, true, false);
   }
-}
-
-void Connection::retry_connect(int status) {
-  last_error_ = status;
-  uv_timer_stop(&timer_);
-  spdlog::debug("client={} backend {} attempt failed: {}", format_address(reinterpret_cast<sockaddr*>(&peer_)),
-                decision_.action->to.to_string(), uv_strerror(status));
-  backend_open_ = false;
-  uv_close(handle(&backend_), on_backend_closed_for_retry);
-}
-
-void Connection::on_backend_closed_for_retry(uv_handle_t* h) {
-  auto* self = static_cast<Connection*>(h->data);
-  --self->pending_;
-  if (self->stage_ == Stage::Closing) {
-    self->finish();
-    return;
-  }
-  self->connect_next();
 }
 
 void Connection::on_flushed(uv_write_t* req, int status) {
@@ -268,9 +201,9 @@ std::string Connection::write_proxy_header() const {
 
 void Connection::start_relay() {
   stage_ = Stage::Relaying;
-  upstream_.start(&client_, &backend_, client_eof_);
+  upstream_.start(&client_, dialer_.tcp(), client_eof_);
   if (stage_ == Stage::Closing) return;
-  downstream_.start(&backend_, &client_, false);
+  downstream_.start(dialer_.tcp(), &client_, false);
 }
 
 // ---- Relay events ------------------------------------------------------------------------------
@@ -292,32 +225,45 @@ void Connection::on_pipe_failed(Pipe& pipe, int status, bool at_source) {
     close(reset ? CloseReason::BackendReset : CloseReason::BackendError, true, false);
 }
 
+// ---- Tunnel events -----------------------------------------------------------------------------
+
+void Connection::on_tunnel_finished(CloseReason reason, int status) {
+  last_error_ = status;
+  close(reason, reason == CloseReason::ProtocolError);
+}
+
+void Connection::on_tunnel_closed() {
+  --pending_;
+  finish();
+}
+
 // ---- Ending ------------------------------------------------------------------------------------
 
 void Connection::close(CloseReason reason, bool reset_client, bool reset_backend) {
   if (stage_ == Stage::Closing) return;
-  bool was_resolving = stage_ == Stage::Resolving;
   stage_ = Stage::Closing;
   reason_ = reason;
-  if (was_resolving) uv_cancel(reinterpret_cast<uv_req_t*>(&resolve_req_));
-  close_handle(&timer_, false);
-  close_handle(&client_, reset_client);
-  if (backend_open_) {
-    backend_open_ = false;
-    close_handle(&backend_, reset_backend);
-  }
+  ++pending_;  // hold on while the parts below report, some of them at once
+  close_handle(handle(&timer_), false);
+  if (tunneling_) tunnel_->close();
+  close_handle(handle(&client_), reset_client);
+  if (dialing_) dialer_.close(reset_backend);
+  --pending_;
+  finish();
+}
+
+void Connection::on_dialer_closed() {
+  --pending_;
+  finish();
 }
 
 void Connection::close_handle(uv_handle_t* h, bool reset) {
-  h->data = this;  // the pipes had pointed it at themselves
+  h->data = this;  // the pipes and the tunnel had pointed it at themselves
   if (reset && h->type == UV_TCP &&
       uv_tcp_close_reset(reinterpret_cast<uv_tcp_t*>(h), on_closed) == 0)
     return;
   uv_close(h, on_closed);
 }
-
-void Connection::close_handle(uv_tcp_t* tcp, bool reset) { close_handle(handle(tcp), reset); }
-void Connection::close_handle(uv_timer_t* timer, bool reset) { close_handle(handle(timer), reset); }
 
 void Connection::on_closed(uv_handle_t* h) {
   auto* self = static_cast<Connection*>(h->data);
@@ -328,7 +274,6 @@ void Connection::on_closed(uv_handle_t* h) {
 void Connection::finish() {
   if (pending_ > 0) return;
   log_end();
-  if (addresses_) uv_freeaddrinfo(addresses_);
   sniff_.release();
   worker_.remove(this);
   delete this;
@@ -354,16 +299,23 @@ void Connection::log_end() const {
   }
   for (std::size_t i = 0; i < decision_.facts.size(); ++i)
     line += std::string(" ") + decision_.facts.key(i) + "=" + std::string(decision_.facts.value(i));
-  if (decision_.action) {
-    bool forward = decision_.action->kind == ActionKind::Forward;
-    line += forward ? " action=FORWARD target=" + decision_.action->to.to_string() : " action=REJECT";
-  } else if (decision_.kind != Decision::Kind::Pending) {
+  std::uint64_t up = upstream_.bytes();
+  std::uint64_t down = downstream_.bytes();
+  if (!decision_.action) {
+    if (decision_.kind != Decision::Kind::Pending) line += " action=REJECT";
+  } else if (decision_.action->kind == ActionKind::Forward) {
+    line += " action=FORWARD target=" + decision_.action->to.to_string();
+  } else if (decision_.action->kind == ActionKind::Demux) {
+    line += " action=DEMUX streams=" + std::to_string(tunnel_->streams_opened());
+    up = tunnel_->bytes_in();
+    down = tunnel_->bytes_out();
+  } else {
     line += " action=REJECT";
   }
-  line += " bytes_up=" + std::to_string(upstream_.bytes()) + " bytes_down=" +
-          std::to_string(downstream_.bytes()) + " duration_ms=" + std::to_string(ms.count()) +
-          " end=" + token(reason_);
+  line += " bytes_up=" + std::to_string(up) + " bytes_down=" + std::to_string(down) +
+          " duration_ms=" + std::to_string(ms.count()) + " end=" + token(reason_);
   if (last_error_) line += std::string(" error=") + uv_err_name(last_error_);
+  if (tunnel_ && !tunnel_->protocol_error().empty()) line += " protocol_error=\"" + tunnel_->protocol_error() + "\"";
   spdlog::info("{}", line);
 }
 

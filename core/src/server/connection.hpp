@@ -1,27 +1,31 @@
 // Connection: one accepted client, from the first byte to the last close callback.
 // It reads the client's first bytes into a ConnBuf, asks Detection what to do, and applies the
-// decision: REJECT closes; FORWARD resolves and connects to the backend (every address in
-// turn, each within connect_timeout_ms), sends the sniffed bytes first, then relays both ways
-// with two Pipes. It deletes itself after its last handle closed, writing one log line.
+// decision: REJECT closes; FORWARD has a Dialer connect to the backend, sends the sniffed bytes
+// first (after a PROXY header if the rule asks for one), then relays both ways with two Pipes;
+// DEMUX hands the connection to a Tunnel of M-PROXY streams. It deletes itself after its last
+// handle closed, writing one log line.
 #pragma once
 
 #include <uv.h>
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "../router/detection.hpp"
 #include "close_reason.hpp"
 #include "conn_buf.hpp"
+#include "dialer.hpp"
 #include "pipe.hpp"
+#include "tunnel.hpp"
 
 namespace passthru::core {
 
 class Worker;
 struct Listener;
 
-class Connection final : private PipeOwner {
+class Connection final : private PipeOwner, private Dialer::Owner, private TunnelOwner {
  public:
   /// Accepts one pending connection on `listener`. Failures are logged and counted.
   static void accept(Worker& worker, Listener& listener);
@@ -33,7 +37,7 @@ class Connection final : private PipeOwner {
   Connection* previous = nullptr;
 
  private:
-  enum class Stage : std::uint8_t { Sniffing, Resolving, Connecting, Flushing, Relaying, Closing };
+  enum class Stage : std::uint8_t { Sniffing, Connecting, Flushing, Relaying, Tunneling, Closing };
 
   Connection(Worker& worker, Listener& listener);
   ~Connection() = default;
@@ -46,12 +50,8 @@ class Connection final : private PipeOwner {
   void apply(const Decision& decision);
 
   // Reaching the backend.
-  void resolve();
-  static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* result);
-  void connect_next();
-  static void on_connect(uv_connect_t* req, int status);
-  void retry_connect(int status);
-  static void on_backend_closed_for_retry(uv_handle_t* handle);
+  void on_dialed(int status) override;
+  void on_dialer_closed() override;
   static void on_flushed(uv_write_t* req, int status);
   void start_relay();
   std::string write_proxy_header() const;
@@ -60,11 +60,13 @@ class Connection final : private PipeOwner {
   void on_pipe_finished(Pipe& pipe) override;
   void on_pipe_failed(Pipe& pipe, int status, bool at_source) override;
 
+  // TunnelOwner
+  void on_tunnel_finished(CloseReason reason, int status) override;
+  void on_tunnel_closed() override;
+
   // Ending.
   void close(CloseReason reason, bool reset_client = false, bool reset_backend = false);
   void close_handle(uv_handle_t* handle, bool reset);
-  void close_handle(uv_tcp_t* tcp, bool reset);
-  void close_handle(uv_timer_t* timer, bool reset);
   static void on_closed(uv_handle_t* handle);
   void finish();
   void log_end() const;
@@ -77,29 +79,26 @@ class Connection final : private PipeOwner {
   std::chrono::steady_clock::time_point started_;
 
   uv_tcp_t client_{};
-  uv_tcp_t backend_{};
-  uv_timer_t timer_{};
-  uv_getaddrinfo_t resolve_req_{};
-  uv_connect_t connect_req_{};
+  uv_timer_t timer_{};  ///< the detection deadline
   uv_write_t flush_req_{};
-  int pending_ = 0;  ///< open handles plus a resolve in flight
-  bool backend_open_ = false;
+  int pending_ = 0;  ///< open handles, plus the dialer and the tunnel while they have any
   bool client_eof_ = false;
+  bool dialing_ = false;
+  bool tunneling_ = false;
 
   ConnBuf sniff_;
   Detection detection_;
   Decision decision_;
-  sockaddr_storage peer_{};    ///< the TCP peer (who sent the bytes: FROM rules match it)
+  sockaddr_storage peer_{};            ///< the TCP peer (who sent the bytes: FROM rules match it)
   sockaddr_storage client_address_{};  ///< the peer, or the address a trusted header gave
-  sockaddr_storage local_{};   ///< the original destination: our address, or the header's
-  std::string proxy_header_;   ///< the PROXY header being sent to the backend, if any
-  addrinfo* addresses_ = nullptr;
-  addrinfo* next_address_ = nullptr;
-  bool literal_tried_ = false;
-  int last_error_ = 0;  ///< the last libuv error, for the log
+  sockaddr_storage local_{};           ///< the original destination: our address, or the header's
+  std::string proxy_header_;           ///< the PROXY header being sent to the backend, if any
+  int last_error_ = 0;                 ///< the last libuv error, for the log
 
+  Dialer dialer_;
   Pipe upstream_;    ///< client -> backend
   Pipe downstream_;  ///< backend -> client
+  std::unique_ptr<Tunnel> tunnel_;
 };
 
 }  // namespace passthru::core

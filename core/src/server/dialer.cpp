@@ -1,0 +1,148 @@
+#include "dialer.hpp"
+
+#include <string>
+
+namespace passthru::core {
+
+void Dialer::dial(const Endpoint& to, std::uint32_t timeout_ms) {
+  to_ = &to;
+  timeout_ms_ = timeout_ms;
+  uv_timer_init(loop_, &timer_);
+  timer_.data = this;
+  timer_open_ = true;
+  ++pending_;
+  if (to.is_literal) {
+    connect_next();
+    return;
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  resolve_req_.data = this;
+  std::string port = std::to_string(to.port);
+  int status = uv_getaddrinfo(loop_, &resolve_req_, on_resolved, to.host.c_str(), port.c_str(), &hints);
+  if (status < 0) {
+    resolve_failed_ = true;
+    fail(status);
+    return;
+  }
+  resolving_ = true;
+  ++pending_;
+}
+
+void Dialer::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* result) {
+  auto* self = static_cast<Dialer*>(req->data);
+  self->resolving_ = false;
+  --self->pending_;
+  if (self->closing_) {
+    if (result) uv_freeaddrinfo(result);
+    self->maybe_closed();
+    return;
+  }
+  if (status < 0) {
+    self->resolve_failed_ = true;
+    self->fail(status);
+    return;
+  }
+  self->addresses_ = result;
+  self->next_address_ = result;
+  self->connect_next();
+}
+
+void Dialer::connect_next() {
+  const sockaddr* target = nullptr;
+  if (to_->is_literal) {
+    if (!literal_tried_) target = reinterpret_cast<const sockaddr*>(&to_->address);
+    literal_tried_ = true;
+  } else {
+    while (next_address_ && !target) {
+      addrinfo* candidate = next_address_;
+      next_address_ = candidate->ai_next;
+      if (candidate->ai_family == AF_INET || candidate->ai_family == AF_INET6) target = candidate->ai_addr;
+    }
+  }
+  if (!target) {
+    fail(last_error_);
+    return;
+  }
+  uv_tcp_init(loop_, &tcp_);
+  tcp_.data = this;
+  tcp_open_ = true;
+  ++pending_;
+  connect_req_.data = this;
+  int status = uv_tcp_connect(&connect_req_, &tcp_, target, on_connect);
+  if (status < 0) {
+    retry(status);
+    return;
+  }
+  uv_timer_start(&timer_, on_timer, timeout_ms_, 0);
+}
+
+void Dialer::on_connect(uv_connect_t* req, int status) {
+  auto* self = static_cast<Dialer*>(req->data);
+  // Cancelled: the socket is being closed, for a retry or for good; the close path goes on.
+  if (status == UV_ECANCELED || self->closing_) return;
+  uv_timer_stop(&self->timer_);
+  if (status < 0) {
+    self->retry(status);
+    return;
+  }
+  self->owner_->on_dialed(0);
+}
+
+void Dialer::on_timer(uv_timer_t* timer) { static_cast<Dialer*>(timer->data)->retry(UV_ETIMEDOUT); }
+
+void Dialer::retry(int status) {
+  last_error_ = status;
+  uv_timer_stop(&timer_);
+  tcp_open_ = false;
+  tcp_.data = this;
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_tcp_closed_for_retry);
+}
+
+void Dialer::on_tcp_closed_for_retry(uv_handle_t* handle) {
+  auto* self = static_cast<Dialer*>(handle->data);
+  --self->pending_;
+  if (self->closing_) {
+    self->maybe_closed();
+    return;
+  }
+  self->connect_next();
+}
+
+void Dialer::fail(int status) {
+  last_error_ = status;
+  owner_->on_dialed(status);
+}
+
+void Dialer::close(bool reset) {
+  if (closing_) return;
+  closing_ = true;
+  if (resolving_) uv_cancel(reinterpret_cast<uv_req_t*>(&resolve_req_));
+  if (timer_open_) {
+    timer_open_ = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_closed);
+  }
+  if (tcp_open_) {
+    tcp_open_ = false;
+    tcp_.data = this;  // a relay may have pointed it elsewhere
+    if (!reset || uv_tcp_close_reset(&tcp_, on_closed) != 0) uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_closed);
+  }
+  maybe_closed();
+}
+
+void Dialer::on_closed(uv_handle_t* handle) {
+  auto* self = static_cast<Dialer*>(handle->data);
+  --self->pending_;
+  self->maybe_closed();
+}
+
+void Dialer::maybe_closed() {
+  if (!closing_ || pending_ > 0 || closed_told_) return;
+  closed_told_ = true;
+  if (addresses_) uv_freeaddrinfo(addresses_);
+  addresses_ = nullptr;
+  owner_->on_dialer_closed();
+}
+
+}  // namespace passthru::core
