@@ -229,7 +229,7 @@ void Connection::on_pipe_failed(Pipe& pipe, int status, bool at_source) {
 
 void Connection::on_tunnel_finished(CloseReason reason, int status) {
   last_error_ = status;
-  close(reason, reason == CloseReason::ProtocolError);
+  close(reason);  // a FIN, so that what was sent before (error messages) still arrives
 }
 
 void Connection::on_tunnel_closed() {
