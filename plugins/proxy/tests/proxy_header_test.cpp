@@ -31,8 +31,11 @@ Bytes from_hex(const std::string& text) {
 
 Bytes text(const std::string& s) { return Bytes(s.begin(), s.end()); }
 
+/// Parses a copy of `b` kept until the next call, since the TLVs view the input.
 HeaderParse parse(const Bytes& b, bool eof = false, std::size_t capacity = 16384) {
-  return parse_proxy_header({b.data(), b.size()}, eof, capacity);
+  static Bytes kept;
+  kept = b;
+  return parse_proxy_header({kept.data(), kept.size()}, eof, capacity);
 }
 
 /// Every shorter prefix asks for more than it has; the whole is Complete, `length` long.

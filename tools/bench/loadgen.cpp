@@ -1,0 +1,294 @@
+// loadgen: the benchmark's load generator and backend, one epoll loop, no threads.
+//
+//   loadgen backend  --listen 127.0.0.1:0 [--mode answer|sink|source]
+//       prints "port N"; per connection reads the client's first bytes, then
+//       answer: writes 64 bytes and reads until EOF; sink: reads and discards until EOF;
+//       source: writes without end.
+//   loadgen rate     --target HOST:PORT --hello FILE --concurrency N --seconds S
+//       N clients in a loop: connect, send the hello, read the 64-byte answer, close.
+//   loadgen push     --target HOST:PORT --hello FILE --connections N --seconds S   (to a sink)
+//   loadgen pull     --target HOST:PORT --hello FILE --connections N --seconds S   (from a source)
+//       N long connections: send the hello, then push or pull bytes as fast as they go.
+//   loadgen idle     --target HOST:PORT --hello FILE --connections N --hold S
+//       opens N connections, each gets its answer, prints "ready", holds them S seconds idle.
+// Each load mode prints one line of JSON with what it measured.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::size_t kAnswer = 64;
+
+std::map<std::string, std::string> options(int argc, char** argv) {
+  std::map<std::string, std::string> out;
+  for (int i = 2; i + 1 < argc; i += 2) out[argv[i]] = argv[i + 1];
+  return out;
+}
+
+sockaddr_in address(const std::string& text) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  auto colon = text.rfind(':');
+  inet_pton(AF_INET, text.substr(0, colon).c_str(), &a.sin_addr);
+  a.sin_port = htons(static_cast<std::uint16_t>(std::stoi(text.substr(colon + 1))));
+  return a;
+}
+
+int nonblocking_socket() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int on = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  return fd;
+}
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// ---- backend ---------------------------------------------------------------------------------
+
+int run_backend(std::map<std::string, std::string>& opt) {
+  std::string mode = opt.count("--mode") ? opt["--mode"] : "answer";
+  sockaddr_in at = address(opt["--listen"]);
+  int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  int on = 1;
+  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  if (bind(listener, reinterpret_cast<sockaddr*>(&at), sizeof at) < 0 || listen(listener, 4096) < 0) {
+    std::perror("backend");
+    return 1;
+  }
+  socklen_t length = sizeof at;
+  getsockname(listener, reinterpret_cast<sockaddr*>(&at), &length);
+  std::printf("port %d\n", ntohs(at.sin_port));
+  std::fflush(stdout);
+  int ep = epoll_create1(0);
+  epoll_event ev{EPOLLIN, {.fd = listener}};
+  epoll_ctl(ep, EPOLL_CTL_ADD, listener, &ev);
+  std::vector<char> buffer(256 * 1024);
+  std::vector<char> zeros(256 * 1024, 0);
+  std::vector<std::uint8_t> answered(1 << 20, 0);  // per fd: the first bytes were answered
+  char answer[kAnswer];
+  std::memset(answer, 'a', sizeof answer);
+  epoll_event events[256];
+  for (;;) {
+    int n = epoll_wait(ep, events, 256, -1);
+    for (int i = 0; i < n; ++i) {
+      int fd = events[i].data.fd;
+      if (fd == listener) {
+        for (;;) {
+          int c = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK);
+          if (c < 0) break;
+          setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+          answered[c] = 0;
+          epoll_event e{EPOLLIN, {.fd = c}};
+          epoll_ctl(ep, EPOLL_CTL_ADD, c, &e);
+        }
+        continue;
+      }
+      if (events[i].events & EPOLLOUT) {  // source mode, after the hello
+        ssize_t w = send(fd, zeros.data(), zeros.size(), MSG_NOSIGNAL);
+        if (w < 0 && errno != EAGAIN) close(fd);
+        continue;
+      }
+      ssize_t r = read(fd, buffer.data(), buffer.size());
+      if (r <= 0) {
+        if (r < 0 && errno == EAGAIN) continue;
+        close(fd);
+        continue;
+      }
+      if (answered[fd]) continue;
+      answered[fd] = 1;
+      if (mode == "answer") {
+        (void)!send(fd, answer, sizeof answer, MSG_NOSIGNAL);
+      } else if (mode == "source") {
+        epoll_event e{EPOLLOUT, {.fd = fd}};
+        epoll_ctl(ep, EPOLL_CTL_MOD, fd, &e);
+      }
+    }
+  }
+}
+
+// ---- clients -----------------------------------------------------------------------------------
+
+struct Client {
+  int fd = -1;
+  Clock::time_point started;
+  std::size_t sent = 0;
+  std::size_t got = 0;
+};
+
+int run_rate(std::map<std::string, std::string>& opt, const std::string& hello) {
+  sockaddr_in target = address(opt["--target"]);
+  int concurrency = std::stoi(opt["--concurrency"]);
+  double duration = std::stod(opt["--seconds"]);
+  int ep = epoll_create1(0);
+  std::vector<Client> clients(concurrency);
+  std::vector<std::uint32_t> latencies;
+  latencies.reserve(1 << 20);
+  std::uint64_t errors = 0;
+  char buffer[4096];
+  auto start = [&](int i) {
+    Client& c = clients[i];
+    c = Client{};
+    c.fd = nonblocking_socket();
+    c.started = Clock::now();
+    connect(c.fd, reinterpret_cast<sockaddr*>(&target), sizeof target);
+    epoll_event e{EPOLLOUT, {.u32 = static_cast<std::uint32_t>(i)}};
+    epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &e);
+  };
+  auto finish = [&](int i, bool ok) {
+    Client& c = clients[i];
+    if (ok) latencies.push_back(static_cast<std::uint32_t>(
+                std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - c.started).count()));
+    else ++errors;
+    close(c.fd);
+  };
+  auto begin = Clock::now();
+  for (int i = 0; i < concurrency; ++i) start(i);
+  epoll_event events[512];
+  bool stopping = false;
+  int open = concurrency;
+  while (open > 0) {
+    if (!stopping && seconds_since(begin) >= duration) stopping = true;
+    int n = epoll_wait(ep, events, 512, 100);
+    for (int k = 0; k < n; ++k) {
+      int i = static_cast<int>(events[k].data.u32);
+      Client& c = clients[i];
+      if (events[k].events & (EPOLLERR | EPOLLHUP) && c.sent < hello.size()) {
+        finish(i, false);
+      } else if (c.sent < hello.size()) {
+        ssize_t w = send(c.fd, hello.data() + c.sent, hello.size() - c.sent, MSG_NOSIGNAL);
+        if (w < 0 && errno != EAGAIN) {
+          finish(i, false);
+        } else {
+          if (w > 0) c.sent += static_cast<std::size_t>(w);
+          if (c.sent == hello.size()) {
+            epoll_event e{EPOLLIN, {.u32 = static_cast<std::uint32_t>(i)}};
+            epoll_ctl(ep, EPOLL_CTL_MOD, c.fd, &e);
+          }
+          continue;
+        }
+      } else {
+        ssize_t r = read(c.fd, buffer, sizeof buffer);
+        if (r < 0 && errno == EAGAIN) continue;
+        if (r > 0) c.got += static_cast<std::size_t>(r);
+        if (r > 0 && c.got < kAnswer) continue;
+        finish(i, c.got >= kAnswer);
+      }
+      if (stopping) --open;
+      else start(i);
+    }
+  }
+  double elapsed = seconds_since(begin);
+  std::sort(latencies.begin(), latencies.end());
+  auto pct = [&](double p) { return latencies.empty() ? 0u : latencies[static_cast<std::size_t>(p * (latencies.size() - 1))]; };
+  std::printf("{\"connections\":%zu,\"errors\":%llu,\"seconds\":%.3f,\"rate\":%.1f,\"p50_us\":%u,\"p99_us\":%u}\n",
+              latencies.size(), static_cast<unsigned long long>(errors), elapsed, latencies.size() / elapsed, pct(0.5),
+              pct(0.99));
+  return 0;
+}
+
+/// Opens `count` connections, each sends the hello and gets its answer. Returns their fds.
+std::vector<int> open_answered(const sockaddr_in& target, const std::string& hello, int count, bool want_answer) {
+  std::vector<int> fds;
+  char buffer[kAnswer];
+  for (int i = 0; i < count; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int on = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    if (connect(fd, reinterpret_cast<const sockaddr*>(&target), sizeof target) < 0 ||
+        send(fd, hello.data(), hello.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(hello.size())) {
+      std::perror("connect");
+      close(fd);
+      continue;
+    }
+    std::size_t got = 0;
+    while (want_answer && got < kAnswer) {
+      ssize_t r = read(fd, buffer, sizeof buffer - got);
+      if (r <= 0) break;
+      got += static_cast<std::size_t>(r);
+    }
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    fds.push_back(fd);
+  }
+  return fds;
+}
+
+int run_stream(std::map<std::string, std::string>& opt, const std::string& hello, bool push) {
+  sockaddr_in target = address(opt["--target"]);
+  int count = std::stoi(opt["--connections"]);
+  double duration = std::stod(opt["--seconds"]);
+  std::vector<int> fds = open_answered(target, hello, count, false);
+  int ep = epoll_create1(0);
+  for (std::size_t i = 0; i < fds.size(); ++i) {
+    epoll_event e{push ? EPOLLOUT : EPOLLIN, {.fd = fds[i]}};
+    epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &e);
+  }
+  std::vector<char> buffer(256 * 1024, 0);
+  std::uint64_t bytes = 0;
+  auto begin = Clock::now();
+  epoll_event events[64];
+  while (seconds_since(begin) < duration) {
+    int n = epoll_wait(ep, events, 64, 50);
+    for (int k = 0; k < n; ++k) {
+      ssize_t r = push ? send(events[k].data.fd, buffer.data(), buffer.size(), MSG_NOSIGNAL)
+                       : read(events[k].data.fd, buffer.data(), buffer.size());
+      if (r > 0) bytes += static_cast<std::uint64_t>(r);
+    }
+  }
+  double elapsed = seconds_since(begin);
+  for (int fd : fds) close(fd);
+  std::printf("{\"connections\":%zu,\"bytes\":%llu,\"seconds\":%.3f,\"gbit_per_s\":%.3f}\n", fds.size(),
+              static_cast<unsigned long long>(bytes), elapsed, bytes * 8 / elapsed / 1e9);
+  return 0;
+}
+
+int run_idle(std::map<std::string, std::string>& opt, const std::string& hello) {
+  sockaddr_in target = address(opt["--target"]);
+  std::vector<int> fds = open_answered(target, hello, std::stoi(opt["--connections"]), true);
+  std::printf("ready %zu\n", fds.size());
+  std::fflush(stdout);
+  sleep(static_cast<unsigned>(std::stoi(opt["--hold"])));
+  for (int fd : fds) close(fd);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: loadgen backend|rate|push|pull|idle --option value ...\n");
+    return 2;
+  }
+  std::string mode = argv[1];
+  auto opt = options(argc, argv);
+  if (mode == "backend") return run_backend(opt);
+  std::ifstream in(opt["--hello"], std::ios::binary);
+  std::string hello((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (hello.empty()) {
+    std::fprintf(stderr, "loadgen: --hello names no readable file\n");
+    return 2;
+  }
+  if (mode == "rate") return run_rate(opt, hello);
+  if (mode == "push") return run_stream(opt, hello, true);
+  if (mode == "pull") return run_stream(opt, hello, false);
+  if (mode == "idle") return run_idle(opt, hello);
+  std::fprintf(stderr, "loadgen: unknown mode %s\n", mode.c_str());
+  return 2;
+}
