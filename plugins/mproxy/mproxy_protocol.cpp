@@ -3,6 +3,7 @@
 #include <array>
 
 #include "passthru/sdk/export.hpp"
+#include "passthru/sdk/rule_key.hpp"
 
 namespace passthru::mproxy {
 
@@ -22,11 +23,11 @@ void MproxyRules::apply(std::span<const passthru::sdk::RuleKey> keys, passthru::
       catchall_ = index;
       continue;
     }
-    auto space = text.find(' ');
-    std::string_view matcher = text.substr(0, space);
-    std::string value(space == std::string_view::npos ? "" : text.substr(space + 1));
+    auto parts = passthru::sdk::split_rule_key(text);
+    std::string_view matcher = parts ? parts->matcher : "";
+    std::string value(parts ? parts->value : "");
     bool taken = false;
-    if (value.empty() || value.find(' ') != std::string::npos) {
+    if (!parts) {
       diagnostics.error(key.where, "rule key '" + key.text + "' is not 'MATCHER value'; " + kSyntax);
       continue;
     }

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <string>
 
+#include "passthru/sdk/rule_key.hpp"
+
 namespace passthru::proxy {
 
 namespace {
@@ -32,11 +34,12 @@ void ProxyRules::apply(std::span<const passthru::sdk::RuleKey> keys, passthru::s
       catchall_ = index;
       continue;
     }
-    if (text.substr(0, 5) != "FROM " || text.size() == 5) {
+    auto parts = passthru::sdk::split_rule_key(text);
+    if (!parts || parts->matcher != "FROM") {
       diagnostics.error(key.where, "rule key '" + key.text + "': " + kSyntax);
       continue;
     }
-    std::string_view value = text.substr(5);
+    std::string_view value = parts->value;
     auto slash = value.find('/');
     std::string address(value.substr(0, slash));
     Prefix prefix{};

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "passthru/sdk/rule_key.hpp"
+
 namespace passthru::ssh {
 
 bool glob_matches(std::string_view pattern, std::string_view text) noexcept {
@@ -33,9 +35,9 @@ void SshRules::apply(std::span<const passthru::sdk::RuleKey> keys, passthru::sdk
       catchall_ = index;
       continue;
     }
-    auto space = text.find(' ');
-    std::string_view value = space == std::string_view::npos ? "" : text.substr(space + 1);
-    if (text.substr(0, space) != "VERSION" || value.empty()) {
+    auto parts = passthru::sdk::split_rule_key(text);
+    std::string_view value = parts ? parts->value : "";
+    if (!parts || parts->matcher != "VERSION") {
       diagnostics.error(key.where, "rule key '" + key.text +
                                        "': SSH rule keys are 'VERSION glob' (e.g. 'VERSION OpenSSH_*') or 'CATCHALL'");
       continue;

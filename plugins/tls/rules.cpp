@@ -1,5 +1,7 @@
 #include "rules.hpp"
 
+#include "passthru/sdk/rule_key.hpp"
+
 namespace passthru::tls {
 
 namespace {
@@ -16,10 +18,10 @@ void TlsRules::apply(std::span<const passthru::sdk::RuleKey> keys,
       catchall_ = index;
       continue;
     }
-    auto space = text.find(' ');
-    std::string_view matcher = text.substr(0, space);
-    std::string_view value = space == std::string_view::npos ? "" : text.substr(space + 1);
-    if (space == std::string_view::npos || value.empty() || value.find(' ') != std::string_view::npos) {
+    auto parts = passthru::sdk::split_rule_key(text);
+    std::string_view matcher = parts ? parts->matcher : "";
+    std::string_view value = parts ? parts->value : "";
+    if (!parts) {
       diagnostics.error(key.where, "rule key '" + key.text + "' is not 'MATCHER value'; " + kSyntax);
     } else if (matcher == "SNI") {
       if (std::string why = names_.add(value, index); !why.empty())

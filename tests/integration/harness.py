@@ -275,6 +275,15 @@ def send_in_pieces(sock, data, size, pause=0.002):
         time.sleep(pause)
 
 
+def port_accepts(port):
+    """Whether something accepts connections on 127.0.0.1:port."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 def free_port():
     """A port nothing listens on right now, for peers that cannot bind port 0 themselves."""
     with socket.socket() as s:
@@ -312,14 +321,7 @@ StrictModes no
         with open(d / "sshd.log", "w") as log:
             self.process = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(d / "sshd_config")],
                                             stdout=subprocess.DEVNULL, stderr=log)
-        wait_until(lambda: self._accepts(), 10, "sshd to listen")
-
-    def _accepts(self):
-        try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-            return True
-        except OSError:
-            return False
+        wait_until(lambda: port_accepts(self.port), 10, "sshd to listen")
 
     def ssh(self, port, command):
         """Runs `command` over ssh through `port`; returns the completed process."""
@@ -340,51 +342,6 @@ StrictModes no
         self.close()
 
 
-class Nginx:
-    """A real nginx serving one HTTP server per name on its own port, each answering
-    "<name>\\n". .ports maps each name to its port."""
-
-    def __init__(self, names):
-        self.dir = tempfile.TemporaryDirectory(prefix="passthru-nginx-")
-        d = Path(self.dir.name)
-        self.ports = {name: free_port() for name in names}
-        servers = "".join(f'  server {{ listen 127.0.0.1:{port}; return 200 "{name}\\n"; }}\n'
-                          for name, port in self.ports.items())
-        temp = "".join(f"  {kind}_temp_path {d}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-        user = "user root;\n" if os.geteuid() == 0 else ""
-        (d / "nginx.conf").write_text(f"""{user}daemon off;
-master_process off;
-pid {d}/nginx.pid;
-error_log {d}/error.log;
-events {{ }}
-http {{
-  access_log off;
-{temp}{servers}}}
-""")
-        self.process = subprocess.Popen(["nginx", "-c", str(d / "nginx.conf"), "-p", str(d)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for port in self.ports.values():
-            wait_until(lambda port=port: self._accepts(port), 10, "nginx to listen")
-
-    @staticmethod
-    def _accepts(port):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            return False
-
-    def close(self):
-        self.process.terminate()
-        self.process.wait()
-        self.dir.cleanup()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
 
 class Daemon:
     """A peer program run in the foreground with a generated config, stopped at the end."""
@@ -403,11 +360,7 @@ class Daemon:
     def _accepts(self, port):
         if self.process.poll() is not None:
             raise AssertionError(f"{self.path.name}'s program exited:\n" + self.log_path.read_text())
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            return False
+        return port_accepts(port)
 
     def close(self):
         self.process.terminate()
@@ -436,6 +389,16 @@ def nginx(http="", stream="", ports=()):
             "pid @DIR@/nginx.pid;\nerror_log @DIR@/error.log;\nevents { }\n"
             f"http {{\n  access_log off;\n{temp}{http}}}\nstream {{\n{stream}}}\n")
     return Daemon(["nginx", "-c", "@CONFIG@", "-p", "@DIR@"], "nginx.conf", text, ports)
+
+
+def nginx_backends(names):
+    """nginx serving one HTTP server per name on its own port, each answering "<name>\\n";
+    .ports maps each name to its port."""
+    ports = {name: free_port() for name in names}
+    servers = "".join(f'  server {{ listen 127.0.0.1:{port}; return 200 "{name}\\n"; }}\n' for name, port in ports.items())
+    peer = nginx(http=servers, ports=list(ports.values()))
+    peer.ports = ports
+    return peer
 
 
 def connect_from(source_ip, port, timeout=10):

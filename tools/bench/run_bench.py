@@ -34,8 +34,13 @@ NAME = "hello.example.test"  # the SNI both hellos carry
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
+LOGS = Path(tempfile.mkdtemp(prefix="passthru-bench-logs-"))
+
+
 def start(argv, **kw):
-    return subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, **kw)
+    """Starts a program; its stderr goes to a log file, shown if it fails to listen."""
+    log = open(LOGS / (Path(str(argv[0])).name + ".log"), "a")
+    return subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE, stderr=log, text=True, **kw)
 
 
 def tree(pid):
@@ -95,7 +100,8 @@ def wait_listening(port, timeout=10):
             return
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
+    logs = "".join(f"--- {f.name}\n{f.read_text()[-2000:]}" for f in LOGS.iterdir())
+    raise RuntimeError(f"nothing listens on {port}\n{logs}")
 
 
 def loadgen(*args):
@@ -139,7 +145,7 @@ def passthru(tmp, backends, workers=2, extra_rules=0, label="passthru"):
 
 def haproxy(tmp, backends):
     ports = {k: free_port() for k in backends}
-    text = "global\n  maxconn 40000\n  nbthread 2\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n"
+    text = "global\n  maxconn 9500\n  nbthread 2\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n"
     for kind, port in ports.items():
         text += (f"frontend f_{kind}\n  bind 127.0.0.1:{port}\n  tcp-request inspect-delay 5s\n"
                  "  tcp-request content accept if { req.ssl_hello_type 1 }\n"

@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "http_protocol.hpp"
+#include "configured.hpp"
 #include "probe_harness.hpp"
 
 using namespace passthru;
@@ -13,14 +14,7 @@ using namespace passthru;
 namespace {
 
 http::HttpProtocol configured(const std::vector<std::string>& keys, sdk::Diagnostics* out = nullptr) {
-  http::HttpProtocol protocol;
-  std::vector<sdk::RuleKey> rules;
-  for (std::size_t i = 0; i < keys.size(); ++i) rules.push_back({keys[i], {static_cast<std::uint32_t>(i + 1), 1}});
-  sdk::Diagnostics diagnostics;
-  protocol.apply_rules(rules, diagnostics);
-  if (out) *out = diagnostics;
-  else REQUIRE(diagnostics.empty());
-  return protocol;
+  return testing::configured<http::HttpProtocol>(keys, out);
 }
 
 std::uint32_t rule_for(const http::HttpProtocol& protocol, const std::string& request) {

@@ -3,6 +3,7 @@
 
 #include "codec/mproxy_codec.hpp"
 #include "mproxy_protocol.hpp"
+#include "configured.hpp"
 #include "probe_harness.hpp"
 
 using namespace passthru;
@@ -10,14 +11,7 @@ using namespace passthru;
 namespace {
 
 mproxy::MproxyProtocol configured(const std::vector<std::string>& keys, sdk::Diagnostics* out = nullptr) {
-  mproxy::MproxyProtocol protocol;
-  std::vector<sdk::RuleKey> rules;
-  for (std::size_t i = 0; i < keys.size(); ++i) rules.push_back({keys[i], {static_cast<std::uint32_t>(i + 1), 1}});
-  sdk::Diagnostics diagnostics;
-  protocol.apply_rules(rules, diagnostics);
-  if (out) *out = diagnostics;
-  else REQUIRE(diagnostics.empty());
-  return protocol;
+  return testing::configured<mproxy::MproxyProtocol>(keys, out);
 }
 
 std::string first_message(const std::string& name, const std::string& service, const std::string& port) {

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "configured.hpp"
 #include "probe_harness.hpp"
 #include "proxy_protocol.hpp"
 
@@ -14,14 +15,7 @@ using namespace passthru;
 namespace {
 
 proxy::ProxyProtocol configured(const std::vector<std::string>& keys, sdk::Diagnostics* out = nullptr) {
-  proxy::ProxyProtocol protocol;
-  std::vector<sdk::RuleKey> rules;
-  for (std::size_t i = 0; i < keys.size(); ++i) rules.push_back({keys[i], {static_cast<std::uint32_t>(i + 1), 1}});
-  sdk::Diagnostics diagnostics;
-  protocol.apply_rules(rules, diagnostics);
-  if (out) *out = diagnostics;
-  else REQUIRE(diagnostics.empty());
-  return protocol;
+  return testing::configured<proxy::ProxyProtocol>(keys, out);
 }
 
 sockaddr_storage peer(const char* ip) {

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "configured.hpp"
 #include "probe_harness.hpp"
 #include "ssh_protocol.hpp"
 
@@ -13,14 +14,7 @@ using namespace passthru;
 namespace {
 
 ssh::SshProtocol configured(const std::vector<std::string>& keys, sdk::Diagnostics* out = nullptr) {
-  ssh::SshProtocol protocol;
-  std::vector<sdk::RuleKey> rules;
-  for (std::size_t i = 0; i < keys.size(); ++i) rules.push_back({keys[i], {static_cast<std::uint32_t>(i + 1), 1}});
-  sdk::Diagnostics diagnostics;
-  protocol.apply_rules(rules, diagnostics);
-  if (out) *out = diagnostics;
-  else REQUIRE(diagnostics.empty());
-  return protocol;
+  return testing::configured<ssh::SshProtocol>(keys, out);
 }
 
 std::uint32_t rule_for(const ssh::SshProtocol& protocol, const std::string& banner) {

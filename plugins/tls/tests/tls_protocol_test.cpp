@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "hello_builder.hpp"
+#include "configured.hpp"
 #include "probe_harness.hpp"
 #include "tls_protocol.hpp"
 
@@ -15,15 +16,7 @@ using namespace passthru::tls::testing;
 namespace {
 
 tls::TlsProtocol configured(const std::vector<std::string>& keys, sdk::Diagnostics* out = nullptr) {
-  tls::TlsProtocol protocol;
-  std::vector<sdk::RuleKey> rules;
-  for (std::size_t i = 0; i < keys.size(); ++i)
-    rules.push_back({keys[i], {static_cast<std::uint32_t>(i + 1), 1}});
-  sdk::Diagnostics diagnostics;
-  protocol.apply_rules(rules, diagnostics);
-  if (out) *out = diagnostics;
-  else REQUIRE(diagnostics.empty());
-  return protocol;
+  return testing::configured<tls::TlsProtocol>(keys, out);
 }
 
 std::uint32_t rule_for(const tls::TlsProtocol& protocol, const HelloSpec& spec) {

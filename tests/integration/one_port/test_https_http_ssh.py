@@ -11,7 +11,7 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import (Nginx, Passthru, Sshd, TlsBackend, connect, recv_all, s_client, seconds,  # noqa: E402
+from harness import (Passthru, Sshd, TlsBackend, nginx_backends, connect, recv_all, s_client, seconds,  # noqa: E402
                      wait_until)
 
 
@@ -19,7 +19,7 @@ class OnePort(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.sshd = Sshd()
-        cls.web = Nginx(["backend-a", "backend-b", "http-catchall"])
+        cls.web = nginx_backends(["backend-a", "backend-b", "http-catchall"])
         cls.tls = TlsBackend("secure.example.com")
         cls.proxy = Passthru(f"""
 [servers."127.0.0.1:0"]
