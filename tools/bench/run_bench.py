@@ -200,6 +200,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--quick", action="store_true", help="1 round of 1 s, no memory test: a smoke test")
+    parser.add_argument("--memory-only", action="store_true", help="measure only memory per idle connection")
     parser.add_argument("--out", default=str(ROOT / "tools/bench/results.md"))
     args = parser.parse_args()
     if args.quick:
@@ -221,7 +222,7 @@ def main():
     rate = {(p.name, h): [] for p in proxies + rules for h in HELLOS}
     stream = {(p.name, d, n): [] for p in proxies for d in ("push", "pull") for n in (1, 8)}
     try:
-        for r in range(args.rounds):
+        for r in range(0 if args.memory_only else args.rounds):
             print(f"round {r + 1}/{args.rounds}", file=sys.stderr)
             for hello_name, hello in HELLOS.items():
                 for p in proxies + (rules if hello_name == "small" else []):
@@ -263,7 +264,7 @@ def main():
     lines = [f"Measured {time.strftime('%Y-%m-%d')} on this machine: {os.cpu_count()} cores, load generator, proxy and "
              f"backend sharing them; {args.rounds} interleaved rounds of {args.seconds:g} s, {args.concurrency} "
              "concurrent clients; median (min–max).", ""]
-    for hello_name in HELLOS:
+    for hello_name in [] if args.memory_only else HELLOS:
         lines += [f"**Connection rate, {hello_name} ClientHello ({HELLOS[hello_name].stat().st_size} bytes)**", "",
                   "| proxy | connections/s | vs HAProxy | p50 µs | p99 µs | proxy CPU µs/conn | errors |",
                   "|---|---|---|---|---|---|---|"]
@@ -274,9 +275,9 @@ def main():
                          f"{med(key, 'rate') / base:.2f}× | {med(key, 'p50_us'):,.0f} | {med(key, 'p99_us'):,.0f} | "
                          f"{med(key, 'cpu_us'):.0f} | {sum(x['errors'] for x in rate[key])} |")
         lines.append("")
-    lines += ["**Throughput, Gbit/s**", "", "| proxy | 1 conn up | 1 conn down | 8 conns up | 8 conns down |",
-              "|---|---|---|---|---|"]
-    for p in proxies:
+    lines += [] if args.memory_only else ["**Throughput, Gbit/s**", "",
+                                          "| proxy | 1 conn up | 1 conn down | 8 conns up | 8 conns down |", "|---|---|---|---|---|"]
+    for p in [] if args.memory_only else proxies:
         cells = [median_range(stream[(p.name, d, n)], lambda v: f"{v:.2f}") for n in (1, 8) for d in ("push", "pull")]
         lines.append(f"| {p.name} | {cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} |")
     lines.append("")

@@ -107,6 +107,20 @@ void unmap_ipv4(sockaddr_storage& address) noexcept {
   std::memcpy(&address, &v4, sizeof v4);
 }
 
+IpAddress IpAddress::from(const sockaddr_storage& storage) noexcept {
+  IpAddress out;
+  if (storage.ss_family == AF_INET) std::memcpy(&out.v4, &storage, sizeof out.v4);
+  else if (storage.ss_family == AF_INET6) std::memcpy(&out.v6, &storage, sizeof out.v6);
+  return out;
+}
+
+void unmap_ipv4(IpAddress& address) noexcept {
+  sockaddr_storage storage{};
+  std::memcpy(&storage, &address, sizeof address);
+  unmap_ipv4(storage);
+  address = IpAddress::from(storage);
+}
+
 std::string format_address(const sockaddr* address) {
   char text[INET6_ADDRSTRLEN] = "?";
   if (address->sa_family == AF_INET) {

@@ -33,8 +33,23 @@ std::optional<Endpoint> parse_endpoint(std::string_view text, bool allow_names, 
 /// "1.2.3.4:80" or "[::1]:80" for any socket address; "?" if it has no IP family.
 std::string format_address(const sockaddr* address);
 
+/// An IPv4 or IPv6 socket address in 28 bytes, where a sockaddr_storage takes 128: what a
+/// long-lived connection keeps of its client and destination.
+union IpAddress {
+  sockaddr any;
+  sockaddr_in v4;
+  sockaddr_in6 v6;
+
+  IpAddress() noexcept : v6{} {}
+  /// The IPv4 or IPv6 address in `storage` (anything else gives an empty address).
+  static IpAddress from(const sockaddr_storage& storage) noexcept;
+  const sockaddr* get() const noexcept { return &any; }
+  sockaddr* get() noexcept { return &any; }
+};
+
 /// Turns an IPv4-mapped IPv6 address (::ffff:a.b.c.d, as an IPv6 socket sees IPv4 peers) into
 /// the plain IPv4 address it is, so that rules, logs and PROXY headers see one form.
 void unmap_ipv4(sockaddr_storage& address) noexcept;
+void unmap_ipv4(IpAddress& address) noexcept;
 
 }  // namespace passthru::core

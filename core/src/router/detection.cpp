@@ -30,8 +30,9 @@ Decision Detection::advance(passthru::sdk::ByteSpan all, bool eof, bool full, co
   const auto& protocols = server_->protocols;
   while (current_ < protocols.size()) {
     // Everything after the headers that UNWRAP rules stripped.
-    passthru::sdk::ByteSpan bytes = all.subspan(std::min<std::size_t>(unwrapped_.offset, all.size()));
-    const std::size_t capacity = server_->max_sniff_bytes - unwrapped_.offset;
+    const std::uint32_t offset = unwrapped().offset;
+    passthru::sdk::ByteSpan bytes = all.subspan(std::min<std::size_t>(offset, all.size()));
+    const std::size_t capacity = server_->max_sniff_bytes - offset;
     if (used_ >> current_ & 1) {
       ++current_;
       continue;
@@ -47,16 +48,17 @@ Decision Detection::advance(passthru::sdk::ByteSpan all, bool eof, bool full, co
     if (verdict.kind == VerdictKind::Match) {
       if (verdict.rule >= table.actions.size()) {
         Decision d = fallback(FallbackReason::NoRule, &table);
-        d.facts = verdict.facts;
+        d.facts = FactList(verdict.facts);
         return d;
       }
       const Action& action = table.actions[verdict.rule];
       if (action.kind == ActionKind::Unwrap && verdict.consumed <= bytes.size()) {
         // Believe the header: strip it, keep what it said, and detect again from the start
         // of the listener's protocols on what follows, without this one.
-        unwrapped_.offset += verdict.consumed;
-        if (verdict.adopted.present) unwrapped_.adopted = verdict.adopted;
-        unwrapped_.facts = verdict.facts;
+        if (!unwrapped_) unwrapped_ = std::make_unique<Unwrapped>();
+        unwrapped_->offset += verdict.consumed;
+        if (verdict.adopted.present) unwrapped_->adopted = verdict.adopted;
+        unwrapped_->facts = FactList(verdict.facts);
         used_ |= std::uint64_t{1} << current_;
         current_ = 0;
         wanted_ = 0;
@@ -66,7 +68,7 @@ Decision Detection::advance(passthru::sdk::ByteSpan all, bool eof, bool full, co
       d.kind = Decision::Kind::Rule;
       d.protocol = &table;
       d.action = &action;
-      d.facts = verdict.facts;
+      d.facts = FactList(verdict.facts);
       return d;
     }
     // NoMatch, or NeedMore that can no longer be satisfied: the next protocol's turn.

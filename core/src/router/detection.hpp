@@ -8,8 +8,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "../config/config.hpp"
+#include "fact_list.hpp"
 #include "passthru/sdk/verdict.hpp"
 
 namespace passthru::core {
@@ -29,7 +31,7 @@ const char* to_token(FallbackReason reason) noexcept;
 struct Unwrapped {
   std::uint32_t offset = 0;  ///< bytes of headers at the start of the buffer, not to forward
   passthru::sdk::AdoptedAddresses adopted;  ///< the last header's addresses, when it had them
-  passthru::sdk::Facts facts;               ///< the last header's facts (proxy=v2, pp_authority…)
+  FactList facts;                           ///< the last header's facts (proxy=v2, pp_authority…)
 };
 
 struct Decision {
@@ -39,7 +41,7 @@ struct Decision {
   const Action* action = nullptr;           ///< Rule: the rule's action; ServerCatchall: the
                                             ///< server CATCHALL, or nullptr when it has none
   FallbackReason fallback = FallbackReason::NoProtocol;  ///< ServerCatchall only
-  passthru::sdk::Facts facts;  ///< what the deciding protocol saw
+  FactList facts;  ///< what the deciding protocol saw
 };
 
 class Detection {
@@ -55,7 +57,8 @@ class Detection {
   /// The deadline passed: the server CATCHALL applies.
   [[nodiscard]] Decision on_timeout() const noexcept;
 
-  [[nodiscard]] const Unwrapped& unwrapped() const noexcept { return unwrapped_; }
+  /// What UNWRAP rules stripped; empty (offset 0) when none did.
+  [[nodiscard]] const Unwrapped& unwrapped() const noexcept { return unwrapped_ ? *unwrapped_ : kNothingUnwrapped; }
 
   /// Leaves protocols[index] out of this detection (an M-PROXY stream is not itself a tunnel).
   void skip(std::uint32_t index) noexcept { used_ |= std::uint64_t{1} << index; }
@@ -67,7 +70,9 @@ class Detection {
   std::uint32_t current_ = 0;  ///< every protocol before this one said NoMatch
   std::uint32_t wanted_ = 0;   ///< poll protocols[current_] again at this many bytes
   std::uint64_t used_ = 0;     ///< protocols that already unwrapped a header (bit per index)
-  Unwrapped unwrapped_;
+  /// Made only when a header is unwrapped: most connections have none, and keep no room for it.
+  std::unique_ptr<Unwrapped> unwrapped_;
+  static inline const Unwrapped kNothingUnwrapped{};
 };
 
 }  // namespace passthru::core

@@ -42,9 +42,9 @@ void Connection::accept(Worker& worker, Listener& listener) {
   }
   uv_tcp_nodelay(&self->client_, 1);
   int length = sizeof self->peer_;
-  uv_tcp_getpeername(&self->client_, reinterpret_cast<sockaddr*>(&self->peer_), &length);
+  uv_tcp_getpeername(&self->client_, self->peer_.get(), &length);
   length = sizeof self->local_;
-  uv_tcp_getsockname(&self->client_, reinterpret_cast<sockaddr*>(&self->local_), &length);
+  uv_tcp_getsockname(&self->client_, self->local_.get(), &length);
   unmap_ipv4(self->peer_);
   unmap_ipv4(self->local_);
   self->client_address_ = self->peer_;
@@ -78,7 +78,7 @@ void Connection::sniffed(ssize_t nread) {
     sniff_.commit(static_cast<std::size_t>(nread));
   }
   Decision decision = detection_.advance(sniff_.bytes(), client_eof_, sniff_.full(),
-                                         reinterpret_cast<const sockaddr*>(&peer_));
+                                         peer_.get());
   if (decision.kind == Decision::Kind::Pending) return;
   uv_read_stop(stream(&client_));
   uv_timer_stop(&timer_);
@@ -96,8 +96,8 @@ void Connection::apply(const Decision& decision) {
   decision_ = decision;
   const auto& adopted = detection_.unwrapped().adopted;
   if (adopted.present) {
-    client_address_ = adopted.source;
-    local_ = adopted.destination;
+    client_address_ = IpAddress::from(adopted.source);
+    local_ = IpAddress::from(adopted.destination);
   }
   if (!decision.action) {
     close(CloseReason::NoRoute);
@@ -117,7 +117,7 @@ void Connection::apply(const Decision& decision) {
       auto index = static_cast<std::uint32_t>(decision.protocol - server_.protocols.data());
       TunnelOwner& owner = *this;
       tunnel_ = std::make_unique<Tunnel>(owner, worker_, server_, *decision.action, index, &client_,
-                                         reinterpret_cast<const sockaddr*>(&client_address_));
+                                         client_address_.get());
       tunneling_ = true;
       ++pending_;
       auto sniffed = sniff_.bytes().subspan(detection_.unwrapped().offset);
@@ -195,8 +195,8 @@ std::string Connection::write_proxy_header() const {
     for (char& c : unique_id) c = kDigits[random() & 0x0F];
     tlvs.unique_id = {unique_id, sizeof unique_id};
   }
-  return passthru::core::write_proxy_header(send, reinterpret_cast<const sockaddr*>(&client_address_),
-                                            reinterpret_cast<const sockaddr*>(&local_), tlvs);
+  return passthru::core::write_proxy_header(send, client_address_.get(),
+                                            local_.get(), tlvs);
 }
 
 void Connection::start_relay() {
@@ -282,13 +282,11 @@ void Connection::finish() {
 void Connection::log_end() const {
   if (!spdlog::should_log(spdlog::level::info)) return;
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
-  std::string line = "client=" + format_address(reinterpret_cast<const sockaddr*>(&client_address_));
-  if (std::memcmp(&client_address_, &peer_, sizeof peer_) != 0)
-    line += " via=" + format_address(reinterpret_cast<const sockaddr*>(&peer_));  // the trusted proxy
+  std::string line = "client=" + format_address(client_address_.get());
+  if (std::memcmp(&client_address_, &peer_, sizeof peer_) != 0)  // both zero-filled beyond their family
+    line += " via=" + format_address(peer_.get());  // the trusted proxy
   line += " listener=" + listener_.name;
-  const auto& header_facts = detection_.unwrapped().facts;
-  for (std::size_t i = 0; i < header_facts.size(); ++i)
-    line += std::string(" ") + header_facts.key(i) + "=" + std::string(header_facts.value(i));
+  line += detection_.unwrapped().facts.to_log();
   const char* protocol = decision_.protocol ? decision_.protocol->name.c_str() : "-";
   line += " protocol=";
   line += protocol;
@@ -297,8 +295,7 @@ void Connection::log_end() const {
   } else if (decision_.action) {
     line += " rule=\"" + decision_.action->rule + "\"";
   }
-  for (std::size_t i = 0; i < decision_.facts.size(); ++i)
-    line += std::string(" ") + decision_.facts.key(i) + "=" + std::string(decision_.facts.value(i));
+  line += decision_.facts.to_log();
   std::uint64_t up = upstream_.bytes();
   std::uint64_t down = downstream_.bytes();
   if (!decision_.action) {

@@ -89,9 +89,9 @@ class Connection final : private PipeOwner, private Dialer::Owner, private Tunne
   ConnBuf sniff_;
   Detection detection_;
   Decision decision_;
-  sockaddr_storage peer_{};            ///< the TCP peer (who sent the bytes: FROM rules match it)
-  sockaddr_storage client_address_{};  ///< the peer, or the address a trusted header gave
-  sockaddr_storage local_{};           ///< the original destination: our address, or the header's
+  IpAddress peer_;            ///< the TCP peer (who sent the bytes: FROM rules match it)
+  IpAddress client_address_;  ///< the peer, or the address a trusted header gave
+  IpAddress local_;           ///< the original destination: our address, or the header's
   std::string proxy_header_;           ///< the PROXY header being sent to the backend, if any
   int last_error_ = 0;                 ///< the last libuv error, for the log
 

@@ -69,7 +69,7 @@ void TunnelStream::start() {
   d.kind = Decision::Kind::Rule;
   d.protocol = &table;
   d.action = &action;
-  d.facts = verdict.facts;
+  d.facts = FactList(verdict.facts);
   decide(d);
 }
 
@@ -280,8 +280,7 @@ void TunnelStream::log_end() const {
     line += std::string(" rule=CATCHALL fallback=") + to_token(decision_.fallback);
   else if (decision_.action)
     line += " rule=\"" + decision_.action->rule + "\"";
-  for (std::size_t i = 0; i < decision_.facts.size(); ++i)
-    line += std::string(" ") + decision_.facts.key(i) + "=" + std::string(decision_.facts.value(i));
+  line += decision_.facts.to_log();
   if (decision_.action && decision_.action->kind == ActionKind::Forward)
     line += " action=FORWARD target=" + decision_.action->to.to_string();
   else if (decision_.kind != Decision::Kind::Pending)
