@@ -5,6 +5,7 @@ stream ends, and passthru's descriptors return to where they were. Plus: data fo
 stream gets E_NO_CONN, and a protocol error closes the tunnel."""
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -98,7 +99,7 @@ CATCHALL = {{ action = "REJECT" }}
     def test_twenty_streams_to_three_backends_move_every_byte_both_ways(self):
         r = subprocess.run(["node", HERE / "tunnel_client.js", str(self.proxy.port), "20", str(2 * 1024 * 1024), HELLO],
                            capture_output=True, text=True, timeout=seconds(180), cwd=HERE,
-                           env={"TUNNEL_TIMEOUT_MS": str(int(seconds(120) * 1000)), "PATH": "/usr/bin:/bin:/usr/local/bin"})
+                           env={**os.environ, "TUNNEL_TIMEOUT_MS": str(int(seconds(120) * 1000))})
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr + self.proxy.log()[-3000:])
         summary = json.loads(r.stdout.strip().splitlines()[-1])
         self.assertEqual(summary["failures"], [])
