@@ -148,6 +148,33 @@ HeaderParse parse_v1(std::string_view b, bool eof, std::size_t capacity) noexcep
   return p;
 }
 
+/// §2.2: the address block of TCP over IPv4 (12 bytes) or IPv6 (36): source address,
+/// destination address, source port, destination port, in network order.
+void read_addresses(ByteSpan block, int family, passthru::sdk::AdoptedAddresses& out) noexcept {
+  std::size_t size = family == AF_INET ? 4 : 16;
+  ByteReader r(block);
+  ByteSpan source, destination;
+  std::uint16_t source_port = 0, destination_port = 0;
+  r.read_bytes(size, source);
+  r.read_bytes(size, destination);
+  r.read_u16(source_port);
+  r.read_u16(destination_port);
+  if (family == AF_INET) {
+    in_addr s{}, d{};
+    std::memcpy(&s, source.data(), size);
+    std::memcpy(&d, destination.data(), size);
+    set_v4(out.source, s, source_port);
+    set_v4(out.destination, d, destination_port);
+  } else {
+    in6_addr s{}, d{};
+    std::memcpy(&s, source.data(), size);
+    std::memcpy(&d, destination.data(), size);
+    set_v6(out.source, s, source_port);
+    set_v6(out.destination, d, destination_port);
+  }
+  out.present = true;
+}
+
 bool is_printable(ByteSpan value) noexcept {
   for (auto c : value)
     if (c < 0x21 || c > 0x7E) return false;
@@ -223,35 +250,8 @@ HeaderParse parse_v2(ByteSpan b, bool eof, std::size_t capacity) noexcept {
   p.header.version = 2;
   p.header.local = command == 0;
   p.header.length = length;
-  ByteReader r(header.subspan(kV2Fixed, block));
   bool adopt = command == 1 && transport == 1 && (family == 1 || family == 2);
-  if (adopt && family == 1) {
-    in_addr source{}, destination{};
-    std::uint16_t source_port = 0, destination_port = 0;
-    ByteSpan s, d;
-    r.read_bytes(4, s);
-    r.read_bytes(4, d);
-    r.read_u16(source_port);
-    r.read_u16(destination_port);
-    std::memcpy(&source, s.data(), 4);
-    std::memcpy(&destination, d.data(), 4);
-    set_v4(p.header.addresses.source, source, source_port);
-    set_v4(p.header.addresses.destination, destination, destination_port);
-    p.header.addresses.present = true;
-  } else if (adopt) {
-    in6_addr source{}, destination{};
-    std::uint16_t source_port = 0, destination_port = 0;
-    ByteSpan s, d;
-    r.read_bytes(16, s);
-    r.read_bytes(16, d);
-    r.read_u16(source_port);
-    r.read_u16(destination_port);
-    std::memcpy(&source, s.data(), 16);
-    std::memcpy(&destination, d.data(), 16);
-    set_v6(p.header.addresses.source, source, source_port);
-    set_v6(p.header.addresses.destination, destination, destination_port);
-    p.header.addresses.present = true;
-  }
+  if (adopt) read_addresses(header.subspan(kV2Fixed, block), family == 1 ? AF_INET : AF_INET6, p.header.addresses);
   std::size_t crc_at = 0;
   if (!parse_tlvs(header.subspan(kV2Fixed + block), kV2Fixed + block, p.header, crc_at, false))
     return with_status(HeaderStatus::Malformed);

@@ -8,17 +8,14 @@
 #include <string>
 #include <vector>
 
-#include "passthru/sdk/protocol.hpp"
+#include "configure.hpp"
 
 namespace passthru::testing {
 
 template <typename ProtocolType>
 ProtocolType configured(const std::vector<std::string>& keys, passthru::sdk::Diagnostics* out = nullptr) {
-  ProtocolType protocol;
-  std::vector<passthru::sdk::RuleKey> rules;
-  for (std::size_t i = 0; i < keys.size(); ++i) rules.push_back({keys[i], {static_cast<std::uint32_t>(i + 1), 1}});
   passthru::sdk::Diagnostics diagnostics;
-  protocol.apply_rules(rules, diagnostics);
+  ProtocolType protocol = configure<ProtocolType>(keys, diagnostics);
   if (out) *out = diagnostics;
   else REQUIRE(diagnostics.empty());
   return protocol;

@@ -34,6 +34,19 @@ def wait_until(predicate, timeout, what):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+class Peer:
+    """A program or server a test runs beside passthru; `with` closes it."""
+
+    def close(self):
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 class Passthru:
     """passthru running a config. `config` is TOML text; listeners should use port 0.
     .ports lists the bound ports in config order; .log() returns stderr so far."""
@@ -127,7 +140,7 @@ def certificate(name):
     return cert, key
 
 
-class TlsBackend:
+class TlsBackend(Peer):
     """openssl s_server on 127.0.0.1 with its own certificate for `name`, answering HTTP (-www)."""
 
     def __init__(self, name, extra=()):
@@ -154,12 +167,6 @@ class TlsBackend:
         self.process.terminate()
         self.process.wait()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
 
 def s_client(port, servername=None, alpn=None, extra=()):
     """Runs openssl s_client through passthru; returns the CN of the certificate it got, or None."""
@@ -182,7 +189,7 @@ def curl_https(port, name, ca, extra=()):
 
 # ---- Plain TCP peers ---------------------------------------------------------------------------
 
-class TcpServer:
+class TcpServer(Peer):
     """A plain TCP server on 127.0.0.1:0 running `handler(conn)` per connection in a thread."""
 
     def __init__(self, handler, backlog=64, host="127.0.0.1"):
@@ -214,12 +221,6 @@ class TcpServer:
     def close(self):
         self._stop = True
         self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def echo_handler(server, conn):
@@ -291,7 +292,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-class Sshd:
+class Sshd(Peer):
     """A real OpenSSH server on 127.0.0.1 with a generated host key, accepting a generated client
     key for the current user. .client_key is the private key for `ssh -i`."""
 
@@ -335,15 +336,9 @@ StrictModes no
         self.process.wait()
         self.dir.cleanup()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
-
-class Daemon:
+class Daemon(Peer):
     """A peer program run in the foreground with a generated config, stopped at the end."""
 
     def __init__(self, argv, config_name, config_text, ports):
@@ -366,12 +361,6 @@ class Daemon:
         self.process.terminate()
         self.process.wait()
         self.dir.cleanup()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def haproxy(config, ports):

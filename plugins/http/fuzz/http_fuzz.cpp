@@ -7,21 +7,18 @@
 #include <vector>
 
 #include "http_protocol.hpp"
+#include "configure.hpp"
 #include "fuzz_reads.hpp"
 #include "probe_harness.hpp"
 
 namespace {
 
 const passthru::http::HttpProtocol& configured(bool with_hosts) {
-  auto make = [](std::vector<passthru::sdk::RuleKey> rules) {
-    auto* p = new passthru::http::HttpProtocol();
-    passthru::sdk::Diagnostics diagnostics;
-    p->apply_rules(rules, diagnostics);
-    return p;
-  };
-  static auto* hosts = make({{"HOST a.example.test", {}}, {"HOST *.example.org", {}}, {"HOST [::1]", {}},
-                             {"PATH /api", {}}, {"H2C", {}}, {"CATCHALL", {}}});
-  static auto* paths = make({{"PATH /api", {}}, {"PATH /", {}}});
+  using passthru::http::HttpProtocol;
+  static passthru::sdk::Diagnostics ignored;
+  static auto* hosts = new HttpProtocol(passthru::testing::configure<HttpProtocol>(
+      {"HOST a.example.test", "HOST *.example.org", "HOST [::1]", "PATH /api", "H2C", "CATCHALL"}, ignored));
+  static auto* paths = new HttpProtocol(passthru::testing::configure<HttpProtocol>({"PATH /api", "PATH /"}, ignored));
   return with_hosts ? *hosts : *paths;
 }
 

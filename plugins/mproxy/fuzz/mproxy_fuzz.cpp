@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "codec/mproxy_codec.hpp"
+#include "configure.hpp"
 #include "fuzz_reads.hpp"
 #include "mproxy_protocol.hpp"
 #include "probe_harness.hpp"
@@ -30,13 +31,9 @@ std::string decode_all(const std::vector<std::string>& chunks) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static const passthru::mproxy::MproxyProtocol* protocol = [] {
-    auto* p = new passthru::mproxy::MproxyProtocol();
-    std::vector<passthru::sdk::RuleKey> rules{{"NAME a.example.com", {}}, {"SERVICE ssh", {}}, {"CATCHALL", {}}};
-    passthru::sdk::Diagnostics diagnostics;
-    p->apply_rules(rules, diagnostics);
-    return p;
-  }();
+  static passthru::sdk::Diagnostics ignored;
+  static const auto* protocol = new passthru::mproxy::MproxyProtocol(
+      passthru::testing::configure<passthru::mproxy::MproxyProtocol>({"NAME a.example.com", "SERVICE ssh", "CATCHALL"}, ignored));
   std::vector<std::uint8_t> stream;
   std::vector<std::string> chunks;
   passthru::testing::replay_reads(data, size, stream, [&](const std::vector<std::uint8_t>& so_far) {

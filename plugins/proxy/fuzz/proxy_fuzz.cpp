@@ -7,19 +7,16 @@
 #include <cstdlib>
 #include <vector>
 
+#include "configure.hpp"
 #include "fuzz_reads.hpp"
 #include "probe_harness.hpp"
 #include "proxy_header.hpp"
 #include "proxy_protocol.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static const passthru::proxy::ProxyProtocol* protocol = [] {
-    auto* p = new passthru::proxy::ProxyProtocol();
-    std::vector<passthru::sdk::RuleKey> rules{{"FROM 127.0.0.0/8", {}}, {"FROM ::1", {}}, {"CATCHALL", {}}};
-    passthru::sdk::Diagnostics diagnostics;
-    p->apply_rules(rules, diagnostics);
-    return p;
-  }();
+  static passthru::sdk::Diagnostics ignored;
+  static const auto* protocol = new passthru::proxy::ProxyProtocol(
+      passthru::testing::configure<passthru::proxy::ProxyProtocol>({"FROM 127.0.0.0/8", "FROM ::1", "CATCHALL"}, ignored));
   std::vector<std::uint8_t> stream;
   passthru::testing::replay_reads(data, size, stream, [&](const std::vector<std::uint8_t>& so_far) {
     auto v = protocol->identify({{so_far.data(), so_far.size()}, false, 4096});

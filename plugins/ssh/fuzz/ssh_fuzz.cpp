@@ -5,18 +5,15 @@
 #include <cstdlib>
 #include <vector>
 
+#include "configure.hpp"
 #include "fuzz_reads.hpp"
 #include "probe_harness.hpp"
 #include "ssh_protocol.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static const passthru::ssh::SshProtocol* protocol = [] {
-    auto* p = new passthru::ssh::SshProtocol();
-    std::vector<passthru::sdk::RuleKey> rules{{"VERSION OpenSSH_*", {}}, {"VERSION *Pu?TY*", {}}, {"CATCHALL", {}}};
-    passthru::sdk::Diagnostics diagnostics;
-    p->apply_rules(rules, diagnostics);
-    return p;
-  }();
+  static passthru::sdk::Diagnostics ignored;
+  static const auto* protocol = new passthru::ssh::SshProtocol(
+      passthru::testing::configure<passthru::ssh::SshProtocol>({"VERSION OpenSSH_*", "VERSION *Pu?TY*", "CATCHALL"}, ignored));
   std::vector<std::uint8_t> stream;
   passthru::testing::replay_reads(data, size, stream, [&](const std::vector<std::uint8_t>& so_far) {
     (void)protocol->identify({{so_far.data(), so_far.size()}, false, 4096});

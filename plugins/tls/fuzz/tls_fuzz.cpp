@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "configure.hpp"
 #include "fuzz_reads.hpp"
 #include "probe_harness.hpp"
 #include "tls_protocol.hpp"
@@ -13,14 +14,9 @@
 namespace {
 
 const passthru::tls::TlsProtocol& protocol() {
-  static passthru::tls::TlsProtocol* instance = [] {
-    auto* p = new passthru::tls::TlsProtocol();
-    std::vector<passthru::sdk::RuleKey> rules{{"SNI hello.example.test", {}}, {"SNI *.example.org", {}},
-                                              {"ALPN h2", {}}, {"CATCHALL", {}}};
-    passthru::sdk::Diagnostics diagnostics;
-    p->apply_rules(rules, diagnostics);
-    return p;
-  }();
+  static passthru::sdk::Diagnostics ignored;
+  static auto* instance = new passthru::tls::TlsProtocol(passthru::testing::configure<passthru::tls::TlsProtocol>(
+      {"SNI hello.example.test", "SNI *.example.org", "ALPN h2", "CATCHALL"}, ignored));
   return *instance;
 }
 
