@@ -183,12 +183,9 @@ void Tunnel::hold_reading(bool hold) {
 }
 
 void Tunnel::stream_closed(TunnelStream* stream) {
-  for (auto it = streams_.begin(); it != streams_.end(); ++it) {
-    if (it->second.get() == stream) {
-      closed_.push_back(std::move(it->second));
-      streams_.erase(it);
-      break;
-    }
+  if (auto it = streams_.find(stream->id()); it != streams_.end() && it->second.get() == stream) {
+    closed_.push_back(std::move(it->second));
+    streams_.erase(it);
   }
   maybe_closed();
 }

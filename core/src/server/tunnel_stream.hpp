@@ -28,6 +28,8 @@ class TunnelStream final : private Dialer::Owner {
 
   /// Chooses a rule from the stream's metadata, if the MPROXY table has one for it.
   void start();
+  /// The tunnel's key for this stream: "family,address,port".
+  [[nodiscard]] std::string id() const { return meta_.id(); }
   /// What the tunnel's client sent for this stream.
   void data(std::string&& body);
   void peer_end();
