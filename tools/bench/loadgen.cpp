@@ -36,6 +36,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t kAnswer = 64;
+constexpr int kLocalPortRange = 51;  // IP_LOCAL_PORT_RANGE, Linux 6.3
 
 std::map<std::string, std::string> options(int argc, char** argv) {
   std::map<std::string, std::string> out;
@@ -56,6 +57,10 @@ int nonblocking_socket() {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int on = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  // Search the whole ephemeral range, not every other port: with tens of thousands of
+  // connections a second in TIME_WAIT, the kernel's default search costs more than the rest.
+  unsigned range = 1u | (65535u << 16);
+  setsockopt(fd, IPPROTO_IP, kLocalPortRange, &range, sizeof range);
   return fd;
 }
 
