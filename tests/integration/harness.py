@@ -81,8 +81,25 @@ class Passthru:
     def pid(self):
         return self.process.pid
 
+    # Each worker keeps up to this many empty kernel pipes for splice(2), two descriptors each,
+    # for reuse (core/src/server/worker.cpp): they are a pool, not a leak.
+    PIPES_KEPT_PER_WORKER = 16
+
+    def _fd_targets(self):
+        targets = []
+        for fd in os.listdir(f"/proc/{self.pid}/fd"):
+            try:
+                targets.append(os.readlink(f"/proc/{self.pid}/fd/{fd}"))
+            except OSError:
+                pass  # closed while we looked
+        return targets
+
     def fd_count(self):
-        return len(os.listdir(f"/proc/{self.pid}/fd"))
+        """Open descriptors other than pooled pipes: this must come back to where it started."""
+        return sum(1 for t in self._fd_targets() if not t.startswith("pipe:"))
+
+    def pipe_fd_count(self):
+        return sum(1 for t in self._fd_targets() if t.startswith("pipe:"))
 
     def rss_kib(self):
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():

@@ -23,8 +23,7 @@ Connection::Connection(Worker& worker, Listener& listener)
       sniff_(*listener.sniff_pool),
       detection_(*listener.server),
       dialer_(*this, worker.loop()),
-      upstream_(*this, worker.relay_pool()),
-      downstream_(*this, worker.relay_pool()) {}
+      relay_(*this, worker.relay_poller(), worker.pipe_pool()) {}
 
 void Connection::accept(Worker& worker, Listener& listener) {
   auto* self = new Connection(worker, listener);
@@ -175,7 +174,7 @@ void Connection::on_flushed(uv_write_t* req, int status) {
     self->close(CloseReason::BackendError, true, false);
     return;
   }
-  self->upstream_.count(self->sniff_.size() - self->detection_.unwrapped().offset);
+  self->relay_.count_up(self->sniff_.size() - self->detection_.unwrapped().offset);
   self->sniff_.release();
   self->start_relay();
 }
@@ -201,21 +200,15 @@ std::string Connection::write_proxy_header() const {
 
 void Connection::start_relay() {
   stage_ = Stage::Relaying;
-  upstream_.start(&client_, dialer_.tcp(), client_eof_);
-  if (stage_ == Stage::Closing) return;
-  downstream_.start(dialer_.tcp(), &client_, false);
+  relay_.start(&client_, dialer_.tcp(), client_eof_);
 }
 
 // ---- Relay events ------------------------------------------------------------------------------
 
-void Connection::on_pipe_finished(Pipe&) {
-  if (upstream_.finished() && downstream_.finished()) close(CloseReason::Done);
-}
+void Connection::on_relay_finished() { close(CloseReason::Done); }
 
-void Connection::on_pipe_failed(Pipe& pipe, int status, bool at_source) {
+void Connection::on_relay_failed(bool client_side, int status) {
   last_error_ = status;
-  // upstream reads the client and writes the backend; downstream the other way round.
-  bool client_side = (&pipe == &upstream_) == at_source;
   bool reset = status == UV_ECONNRESET;
   // Whichever side failed, the other is reset: it must not take a truncated stream for a
   // complete one.
@@ -244,6 +237,7 @@ void Connection::close(CloseReason reason, bool reset_client, bool reset_backend
   stage_ = Stage::Closing;
   reason_ = reason;
   ++pending_;  // hold on while the parts below report, some of them at once
+  relay_.stop();  // before its sockets close
   close_handle(handle(&timer_), false);
   if (tunneling_) tunnel_->close();
   close_handle(handle(&client_), reset_client);
@@ -258,7 +252,7 @@ void Connection::on_dialer_closed() {
 }
 
 void Connection::close_handle(uv_handle_t* h, bool reset) {
-  h->data = this;  // the pipes and the tunnel had pointed it at themselves
+  h->data = this;  // the tunnel had pointed it at itself
   if (reset && h->type == UV_TCP &&
       uv_tcp_close_reset(reinterpret_cast<uv_tcp_t*>(h), on_closed) == 0)
     return;
@@ -296,8 +290,8 @@ void Connection::log_end() const {
     line += " rule=\"" + decision_.action->rule + "\"";
   }
   line += decision_.facts.to_log();
-  std::uint64_t up = upstream_.bytes();
-  std::uint64_t down = downstream_.bytes();
+  std::uint64_t up = relay_.bytes_up();
+  std::uint64_t down = relay_.bytes_down();
   if (!decision_.action) {
     if (decision_.kind != Decision::Kind::Pending) line += " action=REJECT";
   } else if (decision_.action->kind == ActionKind::Forward) {

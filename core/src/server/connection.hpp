@@ -1,7 +1,7 @@
 // Connection: one accepted client, from the first byte to the last close callback.
 // It reads the client's first bytes into a ConnBuf, asks Detection what to do, and applies the
 // decision: REJECT closes; FORWARD has a Dialer connect to the backend, sends the sniffed bytes
-// first (after a PROXY header if the rule asks for one), then relays both ways with two Pipes;
+// first (after a PROXY header if the rule asks for one), then relays both ways with a Relay;
 // DEMUX hands the connection to a Tunnel of M-PROXY streams. It deletes itself after its last
 // handle closed, writing one log line.
 #pragma once
@@ -17,7 +17,7 @@
 #include "close_reason.hpp"
 #include "conn_buf.hpp"
 #include "dialer.hpp"
-#include "pipe.hpp"
+#include "relay.hpp"
 #include "tunnel.hpp"
 
 namespace passthru::core {
@@ -25,7 +25,7 @@ namespace passthru::core {
 class Worker;
 struct Listener;
 
-class Connection final : private PipeOwner, private Dialer::Owner, private TunnelOwner {
+class Connection final : private RelayOwner, private Dialer::Owner, private TunnelOwner {
  public:
   /// Accepts one pending connection on `listener`. Failures are logged and counted.
   static void accept(Worker& worker, Listener& listener);
@@ -56,9 +56,9 @@ class Connection final : private PipeOwner, private Dialer::Owner, private Tunne
   void start_relay();
   std::string write_proxy_header() const;
 
-  // PipeOwner
-  void on_pipe_finished(Pipe& pipe) override;
-  void on_pipe_failed(Pipe& pipe, int status, bool at_source) override;
+  // RelayOwner
+  void on_relay_finished() override;
+  void on_relay_failed(bool client_side, int status) override;
 
   // TunnelOwner
   void on_tunnel_finished(CloseReason reason, int status) override;
@@ -96,8 +96,7 @@ class Connection final : private PipeOwner, private Dialer::Owner, private Tunne
   int last_error_ = 0;                 ///< the last libuv error, for the log
 
   Dialer dialer_;
-  Pipe upstream_;    ///< client -> backend
-  Pipe downstream_;  ///< backend -> client
+  Relay relay_;
   std::unique_ptr<Tunnel> tunnel_;
 };
 

@@ -9,15 +9,17 @@
 namespace passthru::core {
 
 namespace {
-constexpr std::size_t kRelayBufferSize = 64 * 1024;  // one read's worth; two at most per connection
+constexpr std::size_t kRelayBufferSize = 64 * 1024;  // one read's worth
 constexpr std::size_t kRelayBuffersKept = 256;
+constexpr std::size_t kPipesKept = 16;
 constexpr std::size_t kSniffBuffersKept = 64;
 }  // namespace
 
 Worker::Worker(const Config& config, const std::vector<int>& listen_fds,
                const std::vector<std::string>& names)
-    : relay_pool_(kRelayBufferSize, kRelayBuffersKept) {
+    : relay_pool_(kRelayBufferSize, kRelayBuffersKept), pipe_pool_(kPipesKept) {
   uv_loop_init(&loop_);
+  relay_poller_ = std::make_unique<RelayPoller>(&loop_);
   uv_async_init(&loop_, &stop_, on_stop);
   stop_.data = this;
   for (std::size_t i = 0; i < listen_fds.size(); ++i) {
@@ -39,6 +41,7 @@ Worker::Worker(const Config& config, const std::vector<int>& listen_fds,
 
 Worker::~Worker() {
   // Every handle was closed by on_stop; run once more in case run() was never called.
+  relay_poller_->close();
   uv_run(&loop_, UV_RUN_NOWAIT);
   if (uv_loop_close(&loop_) != 0) spdlog::warn("an event loop closed with handles still open");
 }
@@ -78,6 +81,7 @@ void Worker::on_stop(uv_async_t* async) {
     c->shutdown();
     c = next;
   }
+  self->relay_poller_->close();  // every relay has stopped
 }
 
 }  // namespace passthru::core

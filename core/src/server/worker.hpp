@@ -11,6 +11,8 @@
 
 #include "../config/config.hpp"
 #include "buffer_pool.hpp"
+#include "pipe_pool.hpp"
+#include "relay_poller.hpp"
 
 namespace passthru::core {
 
@@ -41,6 +43,8 @@ class Worker {
 
   uv_loop_t* loop() noexcept { return &loop_; }
   BufferPool& relay_pool() noexcept { return relay_pool_; }
+  RelayPoller& relay_poller() noexcept { return *relay_poller_; }
+  PipePool& pipe_pool() noexcept { return pipe_pool_; }
   void add(Connection* connection) noexcept;
   void remove(Connection* connection) noexcept;
 
@@ -51,7 +55,9 @@ class Worker {
   uv_loop_t loop_{};
   uv_async_t stop_{};
   std::vector<std::unique_ptr<Listener>> listeners_;
-  BufferPool relay_pool_;
+  BufferPool relay_pool_;  ///< M-PROXY tunnels read and write through these buffers
+  std::unique_ptr<RelayPoller> relay_poller_;
+  PipePool pipe_pool_;
   Connection* connections_ = nullptr;
 };
 

@@ -30,10 +30,11 @@ class ProxyProtocol(unittest.TestCase):
     def setUpClass(cls):
         # Peers that print the client address a PROXY header gave them.
         cls.nginx_http = free_port()     # HTTP, PROXY v1 or v2: "<addr>:<port>"
-        cls.nginx_stream = free_port()   # raw TCP, PROXY v1 or v2: "<addr>"
+        cls.nginx_stream = free_port()   # TLS, PROXY v1 or v2: "<addr>"
         cls.web = nginx(http=f'  server {{ listen 127.0.0.1:{cls.nginx_http} proxy_protocol; '
                              f'return 200 "$proxy_protocol_addr:$proxy_protocol_port\\n"; }}\n',
-                        stream=f'  server {{ listen 127.0.0.1:{cls.nginx_stream} proxy_protocol; '
+                        # ssl_preread reads the ClientHello first: closing with it unread would reset
+                        stream=f'  server {{ listen 127.0.0.1:{cls.nginx_stream} proxy_protocol; ssl_preread on; '
                                f'return "$proxy_protocol_addr\\n"; }}\n',
                         ports=[cls.nginx_http, cls.nginx_stream])
         cls.haproxy_echo = free_port()

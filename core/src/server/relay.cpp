@@ -1,0 +1,151 @@
+#include "relay.hpp"
+
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+namespace passthru::core {
+
+namespace {
+// How many reads (each up to a pipe's capacity) one direction makes per wake-up before it lets
+// the worker's other connections have their turn: a fast pair of peers must not hold the loop.
+constexpr int kReadsPerTurn = 4;
+constexpr unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
+
+int uv_error(int error) { return -error; }  // libuv's codes are negated errno values on Linux
+
+int fd_of(uv_tcp_t* tcp) {
+  uv_os_fd_t fd = -1;
+  uv_fileno(reinterpret_cast<uv_handle_t*>(tcp), &fd);
+  return fd;
+}
+}  // namespace
+
+void Relay::start(uv_tcp_t* client, uv_tcp_t* backend, bool client_finished) {
+  running_ = true;
+  up_.from = down_.to = fd_of(client);
+  up_.to = down_.from = fd_of(backend);
+  int status = poller_->watch(up_.from, &client_);
+  if (status < 0) {
+    fail(up_, true, -status);
+    return;
+  }
+  status = poller_->watch(up_.to, &backend_);
+  if (status < 0) {
+    fail(up_, false, -status);
+    return;
+  }
+  // Whatever is readable now is reported by the first wake-up; an EOF already seen is not.
+  if (client_finished) {
+    up_.eof = true;
+    pump(up_);
+  }
+}
+
+void Relay::stop() noexcept {
+  running_ = false;
+  drop_pipe(up_);
+  drop_pipe(down_);
+}
+
+void Relay::Socket::on_events(std::uint32_t events) {
+  Relay& relay = *relay_;
+  if (!relay.running_) return;  // stopped by an event earlier in the same batch
+  // An error or hang-up is found by the next read or write, which says which one it was.
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) source_of_->readable = true;
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) sink_of_->writable = true;
+  relay.pump(*sink_of_);  // first empty the pipe waiting for this socket, if one is
+  if (relay.running_) relay.pump(*source_of_);
+}
+
+void Relay::pump(Direction& d) {
+  for (int reads = 0; reads < kReadsPerTurn; ++reads) {
+    if (d.shut) return;
+    if (d.in_pipe > 0 && !drain_pipe(d)) return;  // the sink is full, or failed
+    if (d.eof) {
+      shut_sink(d);
+      return;
+    }
+    if (!d.readable || !fill_pipe(d)) return;  // nothing more to read, or failed
+  }
+  // Out of turns with bytes perhaps still waiting: be told again once the others have had theirs.
+  poller_->report_again(d.from, d.from == up_.from ? &client_ : &backend_);
+  poller_->report_again(d.to, d.to == up_.from ? &client_ : &backend_);
+}
+
+bool Relay::drain_pipe(Direction& d) {
+  while (d.in_pipe > 0) {
+    if (!d.writable) return false;
+    ssize_t n = splice(d.pipe->read_fd, nullptr, d.to, nullptr, d.in_pipe, kSpliceFlags);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        d.writable = false;  // the next EPOLLOUT says when to go on
+        return false;
+      }
+      fail(d, false, errno);
+      return false;
+    }
+    d.in_pipe -= static_cast<std::size_t>(n);
+    d.bytes += static_cast<std::uint64_t>(n);
+  }
+  pipes_->give(d.pipe);  // empty: another connection may use it
+  d.pipe = nullptr;
+  return true;
+}
+
+bool Relay::fill_pipe(Direction& d) {
+  if (!d.pipe) d.pipe = pipes_->take();
+  if (!d.pipe) {
+    fail(d, true, errno);  // out of descriptors: this connection cannot go on
+    return false;
+  }
+  ssize_t n;
+  do {
+    n = splice(d.from, nullptr, d.pipe->write_fd, nullptr, d.pipe->capacity, kSpliceFlags);
+  } while (n < 0 && errno == EINTR);
+  if (n > 0) {
+    d.in_pipe = static_cast<std::size_t>(n);
+    return true;
+  }
+  int error = errno;
+  pipes_->give(d.pipe);  // still empty
+  d.pipe = nullptr;
+  if (n == 0) {
+    d.eof = true;
+    return true;  // the caller shuts the sink down
+  }
+  if (error == EAGAIN) {
+    d.readable = false;  // the next EPOLLIN says when to go on
+    return false;
+  }
+  fail(d, true, error);
+  return false;
+}
+
+void Relay::shut_sink(Direction& d) {
+  d.shut = true;
+  if (::shutdown(d.to, SHUT_WR) != 0) {
+    fail(d, false, errno);  // the sink is gone (ENOTCONN after a reset): nothing can be delivered
+    return;
+  }
+  if (up_.shut && down_.shut) owner_->on_relay_finished();
+}
+
+void Relay::fail(const Direction& d, bool at_source, int error) {
+  // up_ reads the client and writes the backend; down_ the other way round.
+  bool client_side = (&d == &up_) == at_source;
+  owner_->on_relay_failed(client_side, uv_error(error));
+}
+
+void Relay::drop_pipe(Direction& d) noexcept {
+  if (!d.pipe) return;
+  if (d.in_pipe == 0) pipes_->give(d.pipe);
+  else PipePool::destroy(d.pipe);  // its bytes will never be delivered
+  d.pipe = nullptr;
+  d.in_pipe = 0;
+}
+
+}  // namespace passthru::core
