@@ -1,6 +1,7 @@
 #include "server.hpp"
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -32,6 +33,9 @@ int open_listener(const Endpoint& at, std::uint16_t port, std::string& error) {
   int on = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
   setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
+  // Accepted sockets inherit TCP_NODELAY from the listener: one call here, none per connection.
+  // Relayed bytes go out as they come; Nagle's delay would only hold back a peer's last bytes.
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
   socklen_t length = address.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
   if (bind(fd, reinterpret_cast<sockaddr*>(&address), length) < 0 || listen(fd, SOMAXCONN) < 0) {
     error = std::strerror(errno);
@@ -53,6 +57,14 @@ std::uint16_t bound_port(int fd) {
 
 int run_server(const Config& config) {
   unsigned workers = config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());
+
+  // Stop signals are taken by this thread alone, with sigwait; workers never see them. Blocked
+  // before "listening" is printed, so a stop sent as soon as that line is read is a clean stop.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   // fds[w][s]: worker w's socket for server s. Port 0 is resolved by the first bind, and the
   // other workers bind the port it got.
@@ -78,13 +90,6 @@ int run_server(const Config& config) {
     std::printf("passthru: listening on %s (%u workers)\n", names.back().c_str(), workers);
   }
   std::fflush(stdout);
-
-  // Stop signals are taken by this thread alone, with sigwait; workers never see them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   std::vector<std::unique_ptr<Worker>> loops;
   for (unsigned w = 0; w < workers; ++w) loops.push_back(std::make_unique<Worker>(config, fds[w], names));
