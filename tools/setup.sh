@@ -9,8 +9,8 @@ packages=(
   # build
   cmake g++ make pkg-config libuv1-dev libtomlplusplus-dev libboost-dev libspdlog-dev libcli11-dev
   nlohmann-json3-dev
-  # tests, sanitizers and fuzzing
-  doctest-dev python3 clang libclang-rt-14-dev
+  # tests, sanitizers and fuzzing (strace counts system calls per connection)
+  doctest-dev python3 clang libclang-rt-14-dev strace
   # real peers the tests drive
   openssl curl haproxy nginx libnginx-mod-stream openssh-server openssh-client sslh
 )

@@ -51,7 +51,9 @@ class Passthru:
     """passthru running a config. `config` is TOML text; listeners should use port 0.
     .ports lists the bound ports in config order; .log() returns stderr so far."""
 
-    def __init__(self, config, workers=None, listeners=1):
+    def __init__(self, config, workers=None, listeners=1, wrapper=()):
+        """`wrapper`: a command line to run passthru under, such as strace's."""
+        self.wrapper = list(wrapper)
         self.dir = tempfile.TemporaryDirectory(prefix="passthru-test-")
         self.path = Path(self.dir.name) / "passthru.toml"
         if workers is not None:
@@ -59,7 +61,7 @@ class Passthru:
         self.path.write_text(config)
         self.stderr_path = Path(self.dir.name) / "stderr.log"
         self.stderr = open(self.stderr_path, "w")
-        self.process = subprocess.Popen([str(BINARY), "-c", str(self.path)], stdout=subprocess.PIPE,
+        self.process = subprocess.Popen([*self.wrapper, str(BINARY), "-c", str(self.path)], stdout=subprocess.PIPE,
                                         stderr=self.stderr, text=True)
         self.ports = []
         deadline = time.monotonic() + seconds(10)
@@ -79,7 +81,10 @@ class Passthru:
 
     @property
     def pid(self):
-        return self.process.pid
+        """passthru's own process (under a wrapper, the wrapper's child)."""
+        if not self.wrapper:
+            return self.process.pid
+        return int(Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()[0])
 
     # Each worker keeps up to this many empty kernel pipes for splice(2), two descriptors each,
     # for reuse (core/src/server/worker.cpp): they are a pool, not a leak.
@@ -119,7 +124,7 @@ class Passthru:
     def stop(self):
         """SIGTERM, then the exit status (0 expected)."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            os.kill(self.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=seconds(10))
             except subprocess.TimeoutExpired:

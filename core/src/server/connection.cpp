@@ -39,13 +39,11 @@ void Connection::accept(Worker& worker, Listener& listener) {
     self->close(CloseReason::ClientError);
     return;
   }
-  uv_tcp_nodelay(&self->client_, 1);
+  // TCP_NODELAY came from the listener. The local address is asked for only if a PROXY header
+  // needs it (write_proxy_header): each call here is paid by every connection.
   int length = sizeof self->peer_;
   uv_tcp_getpeername(&self->client_, self->peer_.get(), &length);
-  length = sizeof self->local_;
-  uv_tcp_getsockname(&self->client_, self->local_.get(), &length);
   unmap_ipv4(self->peer_);
-  unmap_ipv4(self->local_);
   self->client_address_ = self->peer_;
   uv_timer_start(&self->timer_, on_timer, self->server_.timeout_ms, 0);
   status = uv_read_start(stream(&self->client_), on_sniff_alloc, on_sniff_read);
@@ -194,8 +192,13 @@ std::string Connection::write_proxy_header() const {
     for (char& c : unique_id) c = kDigits[random() & 0x0F];
     tlvs.unique_id = {unique_id, sizeof unique_id};
   }
-  return passthru::core::write_proxy_header(send, client_address_.get(),
-                                            local_.get(), tlvs);
+  IpAddress local = local_;
+  if (local.any.sa_family == AF_UNSPEC) {  // no trusted header gave one: the address we were reached at
+    int length = sizeof local;
+    uv_tcp_getsockname(&client_, local.get(), &length);
+    unmap_ipv4(local);
+  }
+  return passthru::core::write_proxy_header(send, client_address_.get(), local.get(), tlvs);
 }
 
 void Connection::start_relay() {

@@ -91,7 +91,7 @@ class Connection final : private RelayOwner, private Dialer::Owner, private Tunn
   Decision decision_;
   IpAddress peer_;            ///< the TCP peer (who sent the bytes: FROM rules match it)
   IpAddress client_address_;  ///< the peer, or the address a trusted header gave
-  IpAddress local_;           ///< the original destination: our address, or the header's
+  IpAddress local_;           ///< the original destination a trusted header gave, if one did
   std::string proxy_header_;           ///< the PROXY header being sent to the backend, if any
   int last_error_ = 0;                 ///< the last libuv error, for the log
 

@@ -29,10 +29,11 @@ class ProxyProtocol(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         # Peers that print the client address a PROXY header gave them.
-        cls.nginx_http = free_port()     # HTTP, PROXY v1 or v2: "<addr>:<port>"
+        cls.nginx_http = free_port()     # HTTP, PROXY v1 or v2: "<addr>:<port> to <addr>:<port>"
         cls.nginx_stream = free_port()   # TLS, PROXY v1 or v2: "<addr>"
         cls.web = nginx(http=f'  server {{ listen 127.0.0.1:{cls.nginx_http} proxy_protocol; '
-                             f'return 200 "$proxy_protocol_addr:$proxy_protocol_port\\n"; }}\n',
+                             f'return 200 "$proxy_protocol_addr:$proxy_protocol_port to '
+                             f'$proxy_protocol_server_addr:$proxy_protocol_server_port\\n"; }}\n',
                         # ssl_preread reads the ClientHello first: closing with it unread would reset
                         stream=f'  server {{ listen 127.0.0.1:{cls.nginx_stream} proxy_protocol; ssl_preread on; '
                                f'return "$proxy_protocol_addr\\n"; }}\n',
@@ -90,6 +91,7 @@ CATCHALL = {{ action = "FORWARD", to_addr = "127.0.0.1:{cls.inner.port}", send_p
             with self.subTest(version):
                 answer = curl_from(source, f"http://127.0.0.1:{port}/")
                 self.assertTrue(answer.startswith(source + ":"), answer)  # nginx got it from our v1 header
+                self.assertTrue(answer.endswith(f" to 127.0.0.1:{port}\n"), answer)  # HAProxy's destination
                 self.inner.wait_log(rf"client={source}:\d+ via=127\.0\.0\.1:\d+ [^\n]*proxy={version} ")
 
     def test_send_proxy_v2_into_haproxy_carries_address_authority_crc_and_unique_id(self):
@@ -97,9 +99,12 @@ CATCHALL = {{ action = "FORWARD", to_addr = "127.0.0.1:{cls.inner.port}", send_p
         self.assertRegex(answer, r"^src=127\.0\.0\.3 authority=app\.example uid=[0-9a-f]{32}\n$")
 
     def test_send_proxy_v1_and_v2_into_nginx(self):
-        self.assertTrue(curl_from("127.0.0.4", f"http://127.0.0.1:{self.inner.port}/").startswith("127.0.0.4:"))
-        self.assertTrue(curl_from("127.0.0.5", f"http://127.0.0.1:{self.inner.port}/", "-H", "Host: v2.example")
-                        .startswith("127.0.0.5:"))
+        for source, host in (("127.0.0.4", "v1.example"), ("127.0.0.5", "v2.example")):
+            with self.subTest(host):
+                answer = curl_from(source, f"http://127.0.0.1:{self.inner.port}/", "-H", f"Host: {host}")
+                self.assertTrue(answer.startswith(source + ":"), answer)
+                # No header came in: the destination is the address the client reached passthru at.
+                self.assertTrue(answer.endswith(f" to 127.0.0.1:{self.inner.port}\n"), answer)
 
     def test_a_header_from_an_untrusted_peer_is_refused(self):
         with connect_from("127.0.0.6", self.inner.port) as s:
