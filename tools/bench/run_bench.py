@@ -209,16 +209,27 @@ def main():
                    stdout=subprocess.DEVNULL)
 
     tmp = tempfile.mkdtemp(prefix="passthru-bench-")
-    backend_processes, backends = [], {}
-    for kind, mode in (("rate", "answer"), ("push", "sink"), ("pull", "source")):
+    backend_processes, shared = [], {}
+
+    def backend(mode):
         p = start([LOADGEN, "backend", "--listen", "127.0.0.1:0", "--mode", mode])
-        backends[kind] = int(p.stdout.readline().split()[1])
         backend_processes.append(p)
-    direct = Proxy("direct", None, dict(backends))
-    proxies = [direct, passthru(tmp, backends), passthru(tmp, backends, workers=1, label="passthru-1-worker"),
-               haproxy(tmp, backends), nginx(tmp, backends), sslh(tmp, backends)]
-    rules = [passthru(tmp, backends, label="passthru-1-rule"),
-             passthru(tmp, backends, extra_rules=100_000, label="passthru-100k-rules")]
+        return int(p.stdout.readline().split()[1])
+
+    for kind, mode in (("push", "sink"), ("pull", "source")):
+        shared[kind] = backend(mode)
+
+    def backends():
+        # Each proxy has an answering backend of its own: every connection a proxy ends leaves a
+        # TIME_WAIT entry for its backend's address, and one proxy's must not slow the next
+        # one's search for a free port.
+        return {"rate": backend("answer"), **shared}
+
+    direct = Proxy("direct", None, backends())
+    proxies = [direct, passthru(tmp, backends()), passthru(tmp, backends(), workers=1, label="passthru-1-worker"),
+               haproxy(tmp, backends()), nginx(tmp, backends()), sslh(tmp, backends())]
+    rules = [passthru(tmp, backends(), label="passthru-1-rule"),
+             passthru(tmp, backends(), extra_rules=100_000, label="passthru-100k-rules")]
     rate = {(p.name, h): [] for p in proxies + rules for h in HELLOS}
     stream = {(p.name, d, n): [] for p in proxies for d in ("push", "pull") for n in (1, 8)}
     try:
@@ -228,7 +239,8 @@ def main():
                 for p in proxies + (rules if hello_name == "small" else []):
                     before = cpu_seconds(p.process.pid) if p.process else 0
                     result = loadgen("rate", "--target", f"127.0.0.1:{p.ports['rate']}", "--hello", hello,
-                                     "--concurrency", args.concurrency, "--seconds", args.seconds)
+                                     "--concurrency", args.concurrency, "--seconds", args.seconds,
+                                     "--every-port", "yes")
                     result["cpu_us"] = ((cpu_seconds(p.process.pid) - before) * 1e6 / max(1, result["connections"])
                                         if p.process else 0)
                     rate[(p.name, hello_name)].append(result)

@@ -12,12 +12,31 @@
 namespace passthru::core {
 
 namespace {
-// Every connection passthru ends first leaves a TIME_WAIT entry on its local port. By default
+// Every connection passthru ends first leaves a TIME_WAIT entry on its local port for a minute.
 // connect() looks for a free ephemeral port among every other one (the other half is kept for
-// bind()), so at ten thousand backend connections a second most candidates are still in
-// TIME_WAIT and the search took 40% of passthru's CPU. A per-socket range, even one as wide as
-// the system's, makes the kernel walk every port in turn, and each one has been free for twice
-// as long. Older kernels refuse the option; their search is the same as without it.
+// bind(), so that programs asking for any free port still find one), and a port in TIME_WAIT is
+// reused only after a second. So past several thousand backend connections a second, most even
+// ports are too young and the search took 40% of passthru's CPU. A per-socket range, even one
+// as wide as the system's, makes the kernel walk every port in turn instead, and each has been
+// free for twice as long. It leaves bind() no half of its own, so it is set only while this
+// worker is that busy. Older kernels refuse the option; their search then stays as it was.
+constexpr std::uint32_t kBusyConnectsPerSecond = 4000;
+
+bool connecting_fast(uv_loop_t* loop) {
+  // Per worker thread, as each worker has its own loop: nothing shared.
+  thread_local std::uint64_t second_started = 0;
+  thread_local std::uint32_t this_second = 0;
+  thread_local bool fast = false;
+  std::uint64_t now = uv_now(loop);
+  if (now - second_started >= 1000) {
+    fast = this_second >= kBusyConnectsPerSecond;  // judged by the last full second
+    second_started = now;
+    this_second = 0;
+  }
+  ++this_second;
+  return fast;
+}
+
 void search_every_ephemeral_port(uv_tcp_t* tcp) {
   uv_os_fd_t fd;
   if (uv_fileno(reinterpret_cast<uv_handle_t*>(tcp), &fd) != 0) return;
@@ -96,7 +115,7 @@ void Dialer::connect_next() {
   tcp_.data = this;
   tcp_open_ = true;
   ++pending_;
-  search_every_ephemeral_port(&tcp_);
+  if (connecting_fast(loop_)) search_every_ephemeral_port(&tcp_);
   connect_req_.data = this;
   status = uv_tcp_connect(&connect_req_, &tcp_, target, on_connect);
   if (status < 0) {
