@@ -12,7 +12,9 @@ proxy, then measures, interleaved (A B A B …, the same load generator for all)
   - memory: RSS per idle forwarded connection (9,000 held: this machine allows 20,000 files);
   - rules: passthru's rate with 1 SNI rule and with 100,000 (exact and wildcard).
 Reports medians with min-max, and ratios to HAProxy, as a Markdown table. Every load loop is
-bounded in time; all traffic stays on 127.0.0.1."""
+bounded in time; all traffic stays on 127.0.0.1. The rate runs leave every ephemeral port of
+127.0.0.1 in TIME_WAIT for a minute afterwards: a program binding port 0 meanwhile (the test
+suite does) may be refused."""
 
 import argparse
 import os
