@@ -82,9 +82,11 @@ class Passthru:
     @property
     def pid(self):
         """passthru's own process (under a wrapper, the wrapper's child)."""
-        if not self.wrapper:
-            return self.process.pid
-        return int(Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()[0])
+        if self.wrapper:  # a wrapper that runs passthru as its child (strace), not one that execs it
+            children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+            if children:
+                return int(children[0])
+        return self.process.pid
 
     # Each worker keeps up to this many empty kernel pipes for splice(2), two descriptors each,
     # for reuse (core/src/server/worker.cpp): they are a pool, not a leak.

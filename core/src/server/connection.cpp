@@ -23,7 +23,7 @@ Connection::Connection(Worker& worker, Listener& listener)
       sniff_(*listener.sniff_pool),
       detection_(*listener.server),
       dialer_(*this, worker.loop()),
-      relay_(*this, worker.relay_poller(), worker.pipe_pool()) {}
+      relay_(*this, worker.relay_poller(), worker.pipe_pool(), worker.relay_pool()) {}
 
 void Connection::accept(Worker& worker, Listener& listener) {
   auto* self = new Connection(worker, listener);

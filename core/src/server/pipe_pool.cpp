@@ -39,7 +39,8 @@ KernelPipe* PipePool::take() {
     return p;
   }
   int fds[2];
-  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return nullptr;
+  if (alive_ >= limit_ || pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return nullptr;
+  ++alive_;
   auto* p = new KernelPipe{fds[0], fds[1], kDefaultCapacity, false};
   if (take_large_share()) {
     if (fcntl(p->write_fd, F_SETPIPE_SZ, static_cast<int>(kLargeCapacity)) >= 0) {
@@ -63,6 +64,7 @@ void PipePool::give(KernelPipe* p) noexcept {
 void PipePool::destroy(KernelPipe* p) noexcept {
   close(p->read_fd);
   close(p->write_fd);
+  --alive_;
   if (p->enlarged) large_pipes_left.fetch_add(1, std::memory_order_relaxed);
   delete p;
 }

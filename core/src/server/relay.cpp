@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -46,8 +47,8 @@ void Relay::start(uv_tcp_t* client, uv_tcp_t* backend, bool client_finished) {
 
 void Relay::stop() noexcept {
   running_ = false;
-  drop_pipe(up_);
-  drop_pipe(down_);
+  give_back(up_);
+  give_back(down_);
 }
 
 void Relay::Socket::on_events(std::uint32_t events) {
@@ -63,22 +64,23 @@ void Relay::Socket::on_events(std::uint32_t events) {
 void Relay::pump(Direction& d) {
   for (int reads = 0; reads < kReadsPerTurn; ++reads) {
     if (d.shut) return;
-    if (d.in_pipe > 0 && !drain_pipe(d)) return;  // the sink is full, or failed
+    if (d.in_flight > 0 && !write_out(d)) return;  // the sink is full, or failed
     if (d.eof) {
       shut_sink(d);
       return;
     }
-    if (!d.readable || !fill_pipe(d)) return;  // nothing more to read, or failed
+    if (!d.readable || !read_in(d)) return;  // nothing more to read, or failed
   }
   // Out of turns with bytes perhaps still waiting: be told again once the others have had theirs.
   poller_->report_again(d.from, d.from == up_.from ? &client_ : &backend_);
   poller_->report_again(d.to, d.to == up_.from ? &client_ : &backend_);
 }
 
-bool Relay::drain_pipe(Direction& d) {
-  while (d.in_pipe > 0) {
+bool Relay::write_out(Direction& d) {
+  while (d.in_flight > 0) {
     if (!d.writable) return false;
-    ssize_t n = splice(d.pipe->read_fd, nullptr, d.to, nullptr, d.in_pipe, kSpliceFlags);
+    ssize_t n = d.pipe ? splice(d.pipe->read_fd, nullptr, d.to, nullptr, d.in_flight, kSpliceFlags)
+                       : write(d.to, d.buffer + d.buffered_at, d.in_flight);  // SIGPIPE is ignored
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
@@ -88,31 +90,31 @@ bool Relay::drain_pipe(Direction& d) {
       fail(d, false, errno);
       return false;
     }
-    d.in_pipe -= static_cast<std::size_t>(n);
+    d.in_flight -= static_cast<std::size_t>(n);
+    d.buffered_at += static_cast<std::size_t>(n);
     d.bytes += static_cast<std::uint64_t>(n);
   }
-  pipes_->give(d.pipe);  // empty: another connection may use it
-  d.pipe = nullptr;
+  give_back(d);  // empty: another connection may use it
   return true;
 }
 
-bool Relay::fill_pipe(Direction& d) {
-  if (!d.pipe) d.pipe = pipes_->take();
-  if (!d.pipe) {
-    fail(d, true, errno);  // out of descriptors: this connection cannot go on
-    return false;
+bool Relay::read_in(Direction& d) {
+  if (!d.pipe && !d.buffer) {
+    d.pipe = pipes_->take();
+    if (!d.pipe) d.buffer = buffers_->take();  // the worker has no pipe to spare: copy
   }
   ssize_t n;
   do {
-    n = splice(d.from, nullptr, d.pipe->write_fd, nullptr, d.pipe->capacity, kSpliceFlags);
+    n = d.pipe ? splice(d.from, nullptr, d.pipe->write_fd, nullptr, d.pipe->capacity, kSpliceFlags)
+               : read(d.from, d.buffer, buffers_->buffer_size());
   } while (n < 0 && errno == EINTR);
   if (n > 0) {
-    d.in_pipe = static_cast<std::size_t>(n);
+    d.in_flight = static_cast<std::size_t>(n);
+    d.buffered_at = 0;
     return true;
   }
   int error = errno;
-  pipes_->give(d.pipe);  // still empty
-  d.pipe = nullptr;
+  give_back(d);  // still empty
   if (n == 0) {
     d.eof = true;
     return true;  // the caller shuts the sink down
@@ -140,12 +142,15 @@ void Relay::fail(const Direction& d, bool at_source, int error) {
   owner_->on_relay_failed(client_side, uv_error(error));
 }
 
-void Relay::drop_pipe(Direction& d) noexcept {
-  if (!d.pipe) return;
-  if (d.in_pipe == 0) pipes_->give(d.pipe);
-  else PipePool::destroy(d.pipe);  // its bytes will never be delivered
+void Relay::give_back(Direction& d) noexcept {
+  if (d.pipe) {
+    if (d.in_flight == 0) pipes_->give(d.pipe);
+    else pipes_->destroy(d.pipe);  // its bytes will never be delivered
+  }
+  buffers_->give(d.buffer);
   d.pipe = nullptr;
-  d.in_pipe = 0;
+  d.buffer = nullptr;
+  d.in_flight = 0;
 }
 
 }  // namespace passthru::core

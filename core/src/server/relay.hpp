@@ -1,11 +1,13 @@
 // Relay: both directions of a forwarded connection, client -> backend and backend -> client.
 // Bytes move from one socket to the other through a kernel pipe with splice(2), so they are
-// never copied into passthru's memory.
-// Backpressure: a direction reads again only once its pipe is empty, so a slow side stops
-// reads on the fast side and each direction holds at most one pipe's worth of bytes.
+// never copied into passthru's memory; when the worker has no pipe to spare (it keeps their
+// number within its share of the descriptors), a direction copies through a pooled buffer
+// instead, as HAProxy does past its maxpipes.
+// Backpressure: a direction reads again only once what it read is all written, so a slow side
+// stops reads on the fast side and each direction holds at most one pipe's or buffer's worth.
 // Half-close: the source's EOF becomes a shutdown(SHUT_WR) of the sink once every byte is out.
-// An idle connection holds no pipe: one is taken from the worker's pool for the bytes just
-// read and given back when it is empty. Errors are reported to the owner, which decides how to
+// An idle connection holds no pipe and no buffer: one is taken for the bytes just read and
+// given back once they are written. Errors are reported to the owner, which decides how to
 // close; the owner closes the sockets after stop().
 #pragma once
 
@@ -13,6 +15,7 @@
 
 #include <cstdint>
 
+#include "buffer_pool.hpp"
 #include "pipe_pool.hpp"
 #include "relay_poller.hpp"
 
@@ -31,8 +34,8 @@ class RelayOwner {
 
 class Relay {
  public:
-  Relay(RelayOwner& owner, RelayPoller& poller, PipePool& pipes) noexcept
-      : owner_(&owner), poller_(&poller), pipes_(&pipes) {}
+  Relay(RelayOwner& owner, RelayPoller& poller, PipePool& pipes, BufferPool& buffers) noexcept
+      : owner_(&owner), poller_(&poller), pipes_(&pipes), buffers_(&buffers) {}
   Relay(const Relay&) = delete;
   Relay& operator=(const Relay&) = delete;
   ~Relay() { stop(); }
@@ -40,7 +43,7 @@ class Relay {
   /// Starts relaying. Neither handle may be reading or writing. `client_finished`: the client
   /// already sent EOF (while being sniffed). The owner may hear of the end before this returns.
   void start(uv_tcp_t* client, uv_tcp_t* backend, bool client_finished);
-  /// Stops for good, before the owner closes the sockets; bytes still in a pipe are dropped.
+  /// Stops for good, before the owner closes the sockets; bytes not yet written are dropped.
   void stop() noexcept;
 
   [[nodiscard]] std::uint64_t bytes_up() const noexcept { return up_.bytes; }
@@ -52,8 +55,10 @@ class Relay {
   struct Direction {
     int from = -1;
     int to = -1;
-    KernelPipe* pipe = nullptr;
-    std::size_t in_pipe = 0;  ///< bytes read from `from` not yet written to `to`
+    KernelPipe* pipe = nullptr;  ///< holds what was read, or else...
+    char* buffer = nullptr;      ///< ...this does, when no pipe was to be had
+    std::size_t buffered_at = 0;  ///< where in `buffer` the bytes not yet written start
+    std::size_t in_flight = 0;    ///< bytes read from `from` not yet written to `to`
     std::uint64_t bytes = 0;  ///< bytes written to `to`
     bool readable = false;    ///< no read has said EAGAIN since epoll said readable
     bool writable = true;     ///< no write has said EAGAIN since epoll said writable
@@ -76,15 +81,16 @@ class Relay {
   };
 
   void pump(Direction& d);
-  bool drain_pipe(Direction& d);
-  bool fill_pipe(Direction& d);
+  bool write_out(Direction& d);
+  bool read_in(Direction& d);
   void shut_sink(Direction& d);
   void fail(const Direction& d, bool at_source, int error);
-  void drop_pipe(Direction& d) noexcept;
+  void give_back(Direction& d) noexcept;
 
   RelayOwner* owner_;
   RelayPoller* poller_;
   PipePool* pipes_;
+  BufferPool* buffers_;
   Direction up_;    ///< client -> backend
   Direction down_;  ///< backend -> client
   Socket client_{*this, up_, down_};

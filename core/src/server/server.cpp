@@ -4,6 +4,7 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -57,6 +58,14 @@ std::uint16_t bound_port(int fd) {
 
 int run_server(const Config& config) {
   unsigned workers = config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());
+
+  // Each connection needs two descriptors, and its relay a pipe (two more) while bytes wait. The
+  // soft limit is often 1,024 where the hard one allows far more: use all that is allowed.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
 
   // Stop signals are taken by this thread alone, with sigwait; workers never see them. Blocked
   // before "listening" is printed, so a stop sent as soon as that line is read is a clean stop.

@@ -1,7 +1,9 @@
 #include "worker.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "connection.hpp"
@@ -13,11 +15,19 @@ constexpr std::size_t kRelayBufferSize = 64 * 1024;  // one read's worth
 constexpr std::size_t kRelayBuffersKept = 256;
 constexpr std::size_t kPipesKept = 16;
 constexpr std::size_t kSniffBuffersKept = 64;
+
+// Pipes take two descriptors each, which connections need too: a worker makes no more than a
+// sixteenth of the process's limit (an eighth of its descriptors); relays copy beyond that.
+std::size_t pipe_limit() {
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur == RLIM_INFINITY) return 4096;
+  return std::max<std::size_t>(kPipesKept, static_cast<std::size_t>(files.rlim_cur / 16));
+}
 }  // namespace
 
 Worker::Worker(const Config& config, const std::vector<int>& listen_fds,
                const std::vector<std::string>& names)
-    : relay_pool_(kRelayBufferSize, kRelayBuffersKept), pipe_pool_(kPipesKept) {
+    : relay_pool_(kRelayBufferSize, kRelayBuffersKept), pipe_pool_(kPipesKept, pipe_limit()) {
   uv_loop_init(&loop_);
   relay_poller_ = std::make_unique<RelayPoller>(&loop_);
   uv_async_init(&loop_, &stop_, on_stop);

@@ -55,7 +55,7 @@ class Worker {
   uv_loop_t loop_{};
   uv_async_t stop_{};
   std::vector<std::unique_ptr<Listener>> listeners_;
-  BufferPool relay_pool_;  ///< M-PROXY tunnels read and write through these buffers
+  BufferPool relay_pool_;  ///< for M-PROXY tunnels, and relays when no pipe is to be had
   std::unique_ptr<RelayPoller> relay_poller_;
   PipePool pipe_pool_;
   Connection* connections_ = nullptr;

@@ -4,6 +4,7 @@ clients routed at the deadline, and no descriptor left open afterwards."""
 
 import hashlib
 import os
+import re
 import socket
 import struct
 import sys
@@ -84,6 +85,44 @@ class Relay(unittest.TestCase):
             # 32 MiB relayed; only the sniffed first bytes (and log lines) were read or written.
             self.assertLess(after["rchar"] - before["rchar"], 256 * 1024)
             self.assertLess(after["wchar"] - before["wchar"], 256 * 1024)
+
+    def test_with_no_pipe_to_spare_relays_copy_and_lose_nothing(self):
+        # With 128 descriptors a worker makes at most 16 pipes. 24 clients each send 8 MiB to a
+        # backend that reads only after a second and a half, more than the sockets' buffers hold,
+        # so each relay holds what it read meanwhile: past 16, they must copy through buffers.
+        def late_reader(server, conn):
+            time.sleep(1.5)
+            record_handler(server, conn)
+
+        def bytes_read():  # by read(2): the copying relays; splice(2) is not counted
+            return int(re.search(r"rchar: (\d+)", Path(f"/proc/{proxy.pid}/io").read_text()).group(1))
+        payloads = [b"X" + os.urandom(8 * 1024 * 1024) for _ in range(24)]
+        answers = [None] * len(payloads)
+
+        def client(i):
+            with connect(proxy.port, timeout=60) as s:
+                s.sendall(payloads[i])
+                s.shutdown(socket.SHUT_WR)
+                answers[i] = recv_all(s)
+        with TcpServer(late_reader, backlog=64) as backend, \
+                Passthru(catchall_config(backend.port), workers=1, wrapper=["prlimit", "--nofile=128:128"]) as proxy:
+            pipes_before, read_before = proxy.pipe_fd_count(), bytes_read()
+            threads = [threading.Thread(target=client, args=(i,)) for i in range(len(payloads))]
+            for t in threads:
+                t.start()
+            time.sleep(1)
+            self.assertLessEqual(proxy.pipe_fd_count() - pipes_before, 2 * 16, "more than 16 pipes")
+            for t in threads:
+                t.join(seconds(60))
+            self.assertEqual(answers, [hashlib.sha256(p).hexdigest().encode() for p in payloads])
+            self.assertGreater(bytes_read() - read_before, 4 * 1024 * 1024, "no relay copied: the pipes sufficed")
+
+    def test_the_open_files_limit_is_raised_to_the_hard_limit(self):
+        # Where the soft limit is 1,024, passthru would otherwise refuse clients past ~500.
+        with TcpServer(echo_handler) as backend, \
+                Passthru(catchall_config(backend.port), wrapper=["prlimit", "--nofile=256:4096"]) as proxy:
+            limits = Path(f"/proc/{proxy.pid}/limits").read_text()
+            self.assertRegex(limits, r"Max open files\s+4096\s+4096")
 
     def test_the_client_half_closing_still_gets_the_whole_answer(self):
         # The backend answers only after the client's EOF: the FIN must reach it, and the answer
