@@ -96,12 +96,13 @@ int run_server(const Config& config) {
     Endpoint shown = server.listen;
     shown.port = port;
     names.push_back(shown.to_string());
-    std::printf("passthru: listening on %s (%u workers)\n", names.back().c_str(), workers);
   }
-  std::fflush(stdout);
 
   std::vector<std::unique_ptr<Worker>> loops;
   for (unsigned w = 0; w < workers; ++w) loops.push_back(std::make_unique<Worker>(config, fds[w], names));
+  // Said once every worker is set up, so that what a reader sees then is what passthru holds.
+  for (const std::string& name : names) std::printf("passthru: listening on %s (%u workers)\n", name.c_str(), workers);
+  std::fflush(stdout);
   std::vector<std::thread> threads;
   for (auto& loop : loops) threads.emplace_back([&loop] { loop->run(); });
 
