@@ -4,7 +4,8 @@
     tools/bench/run_bench.py [--rounds 3] [--seconds 5] [--quick] [--out tools/bench/results.md]
 
 Builds passthru and the load generator (tools/bench/loadgen.cpp), starts the backends and each
-proxy, then measures, interleaved (A B A B …, the same load generator for all):
+proxy, then measures, interleaved (A B A B …, each round starting one proxy further along; the
+same load generator for all):
   - connection rate: N clients each connect, send a real ClientHello for a routed name (a
     324-byte one from OpenSSL and Chromium's 1958-byte post-quantum one), read the backend's
     64-byte answer, close; connections/s, latency p50/p99, and proxy CPU per connection;
@@ -190,6 +191,13 @@ def sslh(tmp, backends):
     return proxy
 
 
+def rotated(items, round_number):
+    """Each round starts one further along: a proxy is not always measured right after the same
+    one, whose leftovers (TIME_WAIT entries, a full TIME_WAIT table) would bias its figures."""
+    k = round_number % len(items)
+    return items[k:] + items[:k]
+
+
 def median_range(values, fmt):
     if not values:
         return "n/a"
@@ -238,7 +246,7 @@ def main():
         for r in range(0 if args.memory_only else args.rounds):
             print(f"round {r + 1}/{args.rounds}", file=sys.stderr)
             for hello_name, hello in HELLOS.items():
-                for p in proxies + (rules if hello_name == "small" else []):
+                for p in rotated(proxies + (rules if hello_name == "small" else []), r):
                     before = cpu_seconds(p.process.pid) if p.process else 0
                     result = loadgen("rate", "--target", f"127.0.0.1:{p.ports['rate']}", "--hello", hello,
                                      "--concurrency", args.concurrency, "--seconds", args.seconds,
@@ -246,7 +254,7 @@ def main():
                     result["cpu_us"] = ((cpu_seconds(p.process.pid) - before) * 1e6 / max(1, result["connections"])
                                         if p.process else 0)
                     rate[(p.name, hello_name)].append(result)
-            for p in proxies:
+            for p in rotated(proxies, r):
                 for direction in ("push", "pull"):
                     for n in (1, 8):
                         result = loadgen(direction, "--target", f"127.0.0.1:{p.ports[direction]}",
