@@ -41,11 +41,10 @@ KernelPipe* PipePool::take() {
   int fds[2];
   if (alive_ >= limit_ || pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return nullptr;
   ++alive_;
-  auto* p = new KernelPipe{fds[0], fds[1], kDefaultCapacity, false};
+  auto* p = new KernelPipe{fds[0], fds[1], kDefaultCapacity};
   if (take_large_share()) {
     if (fcntl(p->write_fd, F_SETPIPE_SZ, static_cast<int>(kLargeCapacity)) >= 0) {
-      p->capacity = kLargeCapacity;
-      p->enlarged = true;
+      p->capacity = kLargeCapacity;  // it holds a share of the process's budget
     } else {
       large_pipes_left.fetch_add(1, std::memory_order_relaxed);  // refused: keep the default
     }
@@ -65,7 +64,7 @@ void PipePool::destroy(KernelPipe* p) noexcept {
   close(p->read_fd);
   close(p->write_fd);
   --alive_;
-  if (p->enlarged) large_pipes_left.fetch_add(1, std::memory_order_relaxed);
+  if (p->capacity == kLargeCapacity) large_pipes_left.fetch_add(1, std::memory_order_relaxed);
   delete p;
 }
 

@@ -14,7 +14,6 @@ struct KernelPipe {
   int read_fd = -1;
   int write_fd = -1;
   std::size_t capacity = 0;  ///< bytes it holds when full: what one read may move
-  bool enlarged = false;     ///< holds a share of the process's budget for large pipes
 };
 
 class PipePool {

@@ -72,8 +72,9 @@ void Relay::pump(Direction& d) {
     if (!d.readable || !read_in(d)) return;  // nothing more to read, or failed
   }
   // Out of turns with bytes perhaps still waiting: be told again once the others have had theirs.
-  poller_->report_again(d.from, d.from == up_.from ? &client_ : &backend_);
-  poller_->report_again(d.to, d.to == up_.from ? &client_ : &backend_);
+  bool upstream = &d == &up_;
+  poller_->report_again(d.from, upstream ? &client_ : &backend_);
+  poller_->report_again(d.to, upstream ? &backend_ : &client_);
 }
 
 bool Relay::write_out(Direction& d) {
