@@ -33,6 +33,8 @@
 #include <string>
 #include <vector>
 
+#include "address.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -43,15 +45,6 @@ std::map<std::string, std::string> options(int argc, char** argv) {
   std::map<std::string, std::string> out;
   for (int i = 2; i + 1 < argc; i += 2) out[argv[i]] = argv[i + 1];
   return out;
-}
-
-sockaddr_in address(const std::string& text) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  auto colon = text.rfind(':');
-  inet_pton(AF_INET, text.substr(0, colon).c_str(), &a.sin_addr);
-  a.sin_port = htons(static_cast<std::uint16_t>(std::stoi(text.substr(colon + 1))));
-  return a;
 }
 
 int nonblocking_socket(bool every_port) {
