@@ -101,8 +101,8 @@ bool Relay::write_out(Direction& d) {
 
 bool Relay::read_in(Direction& d) {
   if (!d.pipe && !d.buffer) {
-    d.pipe = pipes_->take();
-    if (!d.pipe) d.buffer = buffers_->take();  // the worker has no pipe to spare: copy
+    if (d.bulk) d.pipe = pipes_->take();
+    if (!d.pipe) d.buffer = buffers_->take();  // not yet in bulk, or no pipe to spare: copy
   }
   ssize_t n;
   do {
@@ -110,6 +110,7 @@ bool Relay::read_in(Direction& d) {
                : read(d.from, d.buffer, buffers_->buffer_size());
   } while (n < 0 && errno == EINTR);
   if (n > 0) {
+    if (d.buffer && static_cast<std::size_t>(n) == buffers_->buffer_size()) d.bulk = true;
     d.in_flight = static_cast<std::size_t>(n);
     d.buffered_at = 0;
     return true;
