@@ -12,6 +12,8 @@ same load generator for all):
   - throughput: one connection and 8 in parallel pushing bytes up, and pulling them down;
   - memory: RSS per idle forwarded connection (9,000 held: this machine allows 20,000 files);
   - rules: passthru's rate with 1 SNI rule and with 100,000 (exact and wildcard).
+The connection rate is also measured through floor_proxy, which parses nothing and makes the
+fewest system calls we know of: what any proxy on this machine pays per connection at least.
 Reports medians with min-max, and ratios to HAProxy, as a Markdown table. Every load loop is
 bounded in time; all traffic stays on 127.0.0.1. The rate runs leave every ephemeral port of
 127.0.0.1 in TIME_WAIT for a minute afterwards: a program binding port 0 meanwhile (the test
@@ -191,6 +193,15 @@ def sslh(tmp, backends):
     return proxy
 
 
+def floor_proxy(tmp, backends):
+    """The least a forwarding proxy can do per connection (tools/bench/floor_proxy.cpp): rate only."""
+    port = free_port()
+    p = start([BUILD / "floor_proxy", "--listen", f"127.0.0.1:{port}", "--to", f"127.0.0.1:{backends['rate']}",
+               "--threads", 2])
+    wait_listening(port)
+    return Proxy("floor", p, {"rate": port})
+
+
 def rotated(items, round_number):
     """Each round starts one further along: a proxy is not always measured right after the same
     one, whose leftovers (TIME_WAIT entries, a full TIME_WAIT table) would bias its figures."""
@@ -236,12 +247,14 @@ def main():
         return {"rate": backend("answer"), **shared}
 
     direct = Proxy("direct", None, backends())
-    proxies = [direct, passthru(tmp, backends()), passthru(tmp, backends(), workers=1, label="passthru-1-worker"),
+    proxies = [direct, floor_proxy(tmp, backends()), passthru(tmp, backends()),
+               passthru(tmp, backends(), workers=1, label="passthru-1-worker"),
                haproxy(tmp, backends()), nginx(tmp, backends()), sslh(tmp, backends())]
+    streamed = [p for p in proxies if "push" in p.ports]
     rules = [passthru(tmp, backends(), label="passthru-1-rule"),
              passthru(tmp, backends(), extra_rules=100_000, label="passthru-100k-rules")]
     rate = {(p.name, h): [] for p in proxies + rules for h in HELLOS}
-    stream = {(p.name, d, n): [] for p in proxies for d in ("push", "pull") for n in (1, 8)}
+    stream = {(p.name, d, n): [] for p in streamed for d in ("push", "pull") for n in (1, 8)}
     try:
         for r in range(0 if args.memory_only else args.rounds):
             print(f"round {r + 1}/{args.rounds}", file=sys.stderr)
@@ -254,7 +267,7 @@ def main():
                     result["cpu_us"] = ((cpu_seconds(p.process.pid) - before) * 1e6 / max(1, result["connections"])
                                         if p.process else 0)
                     rate[(p.name, hello_name)].append(result)
-            for p in rotated(proxies, r):
+            for p in rotated(streamed, r):
                 for direction in ("push", "pull"):
                     for n in (1, 8):
                         result = loadgen(direction, "--target", f"127.0.0.1:{p.ports[direction]}",
@@ -262,7 +275,8 @@ def main():
                         stream[(p.name, direction, n)].append(result["gbit_per_s"])
         memory = {}
         if not args.quick:
-            for p in proxies[1:5]:  # sslh-select's select() cannot hold 9,000 descriptors
+            # sslh-select's select() cannot hold 9,000 descriptors; the floor keeps no accounts.
+            for p in (p for p in proxies if p.name in ("passthru", "passthru-1-worker", "haproxy", "nginx")):
                 idle_before = rss_kib(p.process.pid)
                 held = start([LOADGEN, "idle", "--target", f"127.0.0.1:{p.ports['rate']}", "--hello", HELLOS["small"],
                               "--connections", 9000, "--hold", 6])
@@ -288,18 +302,20 @@ def main():
              "concurrent clients; median (min–max).", ""]
     for hello_name in [] if args.memory_only else HELLOS:
         lines += [f"**Connection rate, {hello_name} ClientHello ({HELLOS[hello_name].stat().st_size} bytes)**", "",
-                  "| proxy | connections/s | vs HAProxy | p50 µs | p99 µs | proxy CPU µs/conn | errors |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| proxy | connections/s | vs HAProxy | p50 µs | p99 µs | proxy CPU µs/conn | CPU vs floor | errors |",
+                  "|---|---|---|---|---|---|---|---|"]
         base = med(("haproxy", hello_name), "rate")
+        floor_cpu = med(("floor", hello_name), "cpu_us")
         for p in proxies + (rules if hello_name == "small" else []):
             key = (p.name, hello_name)
+            vs_floor = f"{med(key, 'cpu_us') / floor_cpu:.2f}×" if p.process and floor_cpu else "–"
             lines.append(f"| {p.name} | {median_range([x['rate'] for x in rate[key]], lambda v: f'{v:,.0f}')} | "
                          f"{med(key, 'rate') / base:.2f}× | {med(key, 'p50_us'):,.0f} | {med(key, 'p99_us'):,.0f} | "
-                         f"{med(key, 'cpu_us'):.0f} | {sum(x['errors'] for x in rate[key])} |")
+                         f"{med(key, 'cpu_us'):.0f} | {vs_floor} | {sum(x['errors'] for x in rate[key])} |")
         lines.append("")
     lines += [] if args.memory_only else ["**Throughput, Gbit/s**", "",
                                           "| proxy | 1 conn up | 1 conn down | 8 conns up | 8 conns down |", "|---|---|---|---|---|"]
-    for p in [] if args.memory_only else proxies:
+    for p in [] if args.memory_only else streamed:
         cells = [median_range(stream[(p.name, d, n)], lambda v: f"{v:.2f}") for n in (1, 8) for d in ("push", "pull")]
         lines.append(f"| {p.name} | {cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} |")
     lines.append("")
