@@ -12,12 +12,13 @@ same load generator for all):
   - throughput: one connection and 8 in parallel pushing bytes up, and pulling them down;
   - memory: RSS per idle forwarded connection (9,000 held: this machine allows 20,000 files);
   - rules: passthru's rate with 1 SNI rule and with 100,000 (exact and wildcard).
-The connection rate is also measured through floor_proxy, which parses nothing and makes the
-fewest system calls we know of: what any proxy on this machine pays per connection at least.
+The connection rate is also measured through floor_proxy (with 2 threads, and with 1), which
+parses nothing and makes the fewest system calls we know of: what any proxy on this machine pays
+per connection at least.
 Reports medians with min-max, and ratios to HAProxy, as a Markdown table. Every load loop is
 bounded in time; all traffic stays on 127.0.0.1. The rate runs leave every ephemeral port of
 127.0.0.1 in TIME_WAIT for a minute afterwards: a program binding port 0 meanwhile (the test
-suite does) may be refused."""
+suite does) may be refused, so the benchmark itself listens on ports below the ephemeral range."""
 
 import argparse
 import os
@@ -90,10 +91,19 @@ def rss_kib(pid):
 
 
 def free_port():
+    """A free port below the ephemeral range. Port 0 is no use here: after a rate run every
+    ephemeral port of 127.0.0.1 may be in TIME_WAIT for a minute, and bind() refuses them."""
+    import random
     import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    while True:
+        port = random.randrange(10000, low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
 
 
 def wait_listening(port, timeout=10):
@@ -193,13 +203,13 @@ def sslh(tmp, backends):
     return proxy
 
 
-def floor_proxy(tmp, backends):
+def floor_proxy(tmp, backends, threads=2, label="floor"):
     """The least a forwarding proxy can do per connection (tools/bench/floor_proxy.cpp): rate only."""
     port = free_port()
     p = start([BUILD / "floor_proxy", "--listen", f"127.0.0.1:{port}", "--to", f"127.0.0.1:{backends['rate']}",
-               "--threads", 2])
+               "--threads", threads])
     wait_listening(port)
-    return Proxy("floor", p, {"rate": port})
+    return Proxy(label, p, {"rate": port})
 
 
 def rotated(items, round_number):
@@ -233,7 +243,7 @@ def main():
     backend_processes, shared = [], {}
 
     def backend(mode):
-        p = start([LOADGEN, "backend", "--listen", "127.0.0.1:0", "--mode", mode])
+        p = start([LOADGEN, "backend", "--listen", f"127.0.0.1:{free_port()}", "--mode", mode])
         backend_processes.append(p)
         return int(p.stdout.readline().split()[1])
 
@@ -247,7 +257,8 @@ def main():
         return {"rate": backend("answer"), **shared}
 
     direct = Proxy("direct", None, backends())
-    proxies = [direct, floor_proxy(tmp, backends()), passthru(tmp, backends()),
+    proxies = [direct, floor_proxy(tmp, backends()), floor_proxy(tmp, backends(), 1, "floor-1-thread"),
+               passthru(tmp, backends()),
                passthru(tmp, backends(), workers=1, label="passthru-1-worker"),
                haproxy(tmp, backends()), nginx(tmp, backends()), sslh(tmp, backends())]
     streamed = [p for p in proxies if "push" in p.ports]
