@@ -43,10 +43,26 @@ TICKS = os.sysconf("SC_CLK_TCK")
 LOGS = Path(tempfile.mkdtemp(prefix="passthru-bench-logs-"))
 
 
+STARTED = []  # every program started, all stopped at the end, even when setting up failed half way
+
+
 def start(argv, **kw):
     """Starts a program; its stderr goes to a log file, shown if it fails to listen."""
     log = open(LOGS / (Path(str(argv[0])).name + ".log"), "a")
-    return subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE, stderr=log, text=True, **kw)
+    p = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE, stderr=log, text=True, **kw)
+    STARTED.append(p)
+    return p
+
+
+def stop_all():
+    for p in STARTED:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in STARTED:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
 
 
 def tree(pid):
@@ -131,14 +147,6 @@ class Proxy:
     def __init__(self, name, process, ports):
         self.name, self.process, self.ports = name, process, ports
 
-    def stop(self):
-        if self.process:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
 
 def passthru(tmp, backends, workers=2, extra_rules=0, label="passthru"):
     ports = {k: free_port() for k in backends}
@@ -198,9 +206,7 @@ def sslh(tmp, backends):
                  for k in ports]
     for port in ports.values():
         wait_listening(port)
-    proxy = Proxy("sslh-select", processes[0], ports)
-    proxy.others = processes[1:]
-    return proxy
+    return Proxy("sslh-select", processes[0], ports)
 
 
 def floor_proxy(tmp, backends, threads=2, label="floor"):
@@ -240,33 +246,32 @@ def main():
                    stdout=subprocess.DEVNULL)
 
     tmp = tempfile.mkdtemp(prefix="passthru-bench-")
-    backend_processes, shared = [], {}
+    shared = {}
 
     def backend(mode):
         p = start([LOADGEN, "backend", "--listen", f"127.0.0.1:{free_port()}", "--mode", mode])
-        backend_processes.append(p)
         return int(p.stdout.readline().split()[1])
 
-    for kind, mode in (("push", "sink"), ("pull", "source")):
-        shared[kind] = backend(mode)
-
-    def backends():
-        # Each proxy has an answering backend of its own: every connection a proxy ends leaves a
-        # TIME_WAIT entry for its backend's address, and one proxy's must not slow the next
-        # one's search for a free port.
-        return {"rate": backend("answer"), **shared}
-
-    direct = Proxy("direct", None, backends())
-    proxies = [direct, floor_proxy(tmp, backends()), floor_proxy(tmp, backends(), 1, "floor-1-thread"),
-               passthru(tmp, backends()),
-               passthru(tmp, backends(), workers=1, label="passthru-1-worker"),
-               haproxy(tmp, backends()), nginx(tmp, backends()), sslh(tmp, backends())]
-    streamed = [p for p in proxies if "push" in p.ports]
-    rules = [passthru(tmp, backends(), label="passthru-1-rule"),
-             passthru(tmp, backends(), extra_rules=100_000, label="passthru-100k-rules")]
-    rate = {(p.name, h): [] for p in proxies + rules for h in HELLOS}
-    stream = {(p.name, d, n): [] for p in streamed for d in ("push", "pull") for n in (1, 8)}
     try:
+        for kind, mode in (("push", "sink"), ("pull", "source")):
+            shared[kind] = backend(mode)
+
+        def backends():
+            # Each proxy has an answering backend of its own: every connection a proxy ends leaves a
+            # TIME_WAIT entry for its backend's address, and one proxy's must not slow the next
+            # one's search for a free port.
+            return {"rate": backend("answer"), **shared}
+
+        direct = Proxy("direct", None, backends())
+        proxies = [direct, floor_proxy(tmp, backends()), floor_proxy(tmp, backends(), 1, "floor-1-thread"),
+                   passthru(tmp, backends()),
+                   passthru(tmp, backends(), workers=1, label="passthru-1-worker"),
+                   haproxy(tmp, backends()), nginx(tmp, backends()), sslh(tmp, backends())]
+        streamed = [p for p in proxies if "push" in p.ports]
+        rules = [passthru(tmp, backends(), label="passthru-1-rule"),
+                 passthru(tmp, backends(), extra_rules=100_000, label="passthru-100k-rules")]
+        rate = {(p.name, h): [] for p in proxies + rules for h in HELLOS}
+        stream = {(p.name, d, n): [] for p in streamed for d in ("push", "pull") for n in (1, 8)}
         for r in range(0 if args.memory_only else args.rounds):
             print(f"round {r + 1}/{args.rounds}", file=sys.stderr)
             for hello_name, hello in HELLOS.items():
@@ -298,12 +303,7 @@ def main():
                 held.wait(timeout=60)
                 time.sleep(1)
     finally:
-        for p in proxies + rules:
-            p.stop()
-            for other in getattr(p, "others", []):
-                other.terminate()
-        for b in backend_processes:
-            b.terminate()
+        stop_all()
 
     def med(key, field):
         return statistics.median(x[field] for x in rate[key]) if rate[key] else 0
