@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 #include <random>
 #include <string>
@@ -46,11 +49,33 @@ void Connection::accept(Worker& worker, Listener& listener) {
   unmap_ipv4(self->peer_);
   self->client_address_ = self->peer_;
   uv_timer_start(&self->timer_, on_timer, self->server_.timeout_ms, 0);
-  status = uv_read_start(stream(&self->client_), on_sniff_alloc, on_sniff_read);
-  if (status < 0) {
-    self->last_error_ = status;
-    self->close(CloseReason::ClientError);
+  self->read_at_once();
+}
+
+void Connection::read_at_once() {
+  // A client usually sends its first bytes right after connecting, and by the time passthru
+  // accepts, they are often here already. Reading them now spares the socket a round through
+  // the loop's epoll set (registering it, a wake-up, taking it out again for the relay).
+  uv_os_fd_t fd = -1;
+  uv_fileno(handle(&client_), &fd);
+  uv_buf_t space = sniff_.free_space();
+  ssize_t n;
+  do {
+    n = ::read(fd, space.base, space.len);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && errno == EAGAIN) {
+    sniff_.release();  // nothing yet: hold no buffer while the client is silent
+  } else {
+    sniffed(n > 0 ? n : n == 0 ? UV_EOF : -errno);  // libuv's codes are negated errno values
   }
+  if (stage_ != Stage::Sniffing || client_eof_) return;
+  int status = uv_read_start(stream(&client_), on_sniff_alloc, on_sniff_read);
+  if (status < 0) {
+    last_error_ = status;
+    close(CloseReason::ClientError);
+    return;
+  }
+  client_in_loop_ = true;
 }
 
 // ---- Detection -------------------------------------------------------------------------------
@@ -77,7 +102,7 @@ void Connection::sniffed(ssize_t nread) {
   Decision decision = detection_.advance(sniff_.bytes(), client_eof_, sniff_.full(),
                                          peer_.get());
   if (decision.kind == Decision::Kind::Pending) return;
-  uv_read_stop(stream(&client_));
+  if (client_in_loop_) uv_read_stop(stream(&client_));
   uv_timer_stop(&timer_);
   apply(decision);
 }
@@ -85,7 +110,7 @@ void Connection::sniffed(ssize_t nread) {
 void Connection::on_timer(uv_timer_t* timer) {
   auto* self = static_cast<Connection*>(timer->data);
   if (self->stage_ != Stage::Sniffing) return;
-  uv_read_stop(stream(&self->client_));
+  if (self->client_in_loop_) uv_read_stop(stream(&self->client_));
   self->apply(self->detection_.on_timeout());
 }
 
@@ -203,7 +228,7 @@ std::string Connection::write_proxy_header() const {
 
 void Connection::start_relay() {
   stage_ = Stage::Relaying;
-  relay_.start(&client_, dialer_.tcp(), client_eof_);
+  relay_.start(&client_, client_in_loop_, dialer_.tcp(), client_eof_);
 }
 
 // ---- Relay events ------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ class Connection final : private RelayOwner, private Dialer::Owner, private Tunn
   // Detection.
   static void on_sniff_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
   static void on_sniff_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  void read_at_once();
   static void on_timer(uv_timer_t* timer);
   void sniffed(ssize_t nread);
   void apply(const Decision& decision);
@@ -83,6 +84,7 @@ class Connection final : private RelayOwner, private Dialer::Owner, private Tunn
   uv_write_t flush_req_{};
   int pending_ = 0;  ///< open handles, plus the dialer and the tunnel while they have any
   bool client_eof_ = false;
+  bool client_in_loop_ = false;  ///< the client was ever in libuv's epoll set (it read through libuv)
   bool dialing_ = false;
   bool tunneling_ = false;
 

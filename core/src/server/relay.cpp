@@ -24,16 +24,16 @@ int fd_of(uv_tcp_t* tcp) {
 }
 }  // namespace
 
-void Relay::start(uv_tcp_t* client, uv_tcp_t* backend, bool client_finished) {
+void Relay::start(uv_tcp_t* client, bool client_in_loop, uv_tcp_t* backend, bool client_finished) {
   running_ = true;
   up_.from = down_.to = fd_of(client);
   up_.to = down_.from = fd_of(backend);
-  int status = poller_->watch(up_.from, &client_);
+  int status = poller_->watch(up_.from, &client_, client_in_loop);
   if (status < 0) {
     fail(up_, true, -status);
     return;
   }
-  status = poller_->watch(up_.to, &backend_);
+  status = poller_->watch(up_.to, &backend_, true);
   if (status < 0) {
     fail(up_, false, -status);
     return;

@@ -42,9 +42,11 @@ class Relay {
   Relay& operator=(const Relay&) = delete;
   ~Relay() { stop(); }
 
-  /// Starts relaying. Neither handle may be reading or writing. `client_finished`: the client
-  /// already sent EOF (while being sniffed). The owner may hear of the end before this returns.
-  void start(uv_tcp_t* client, uv_tcp_t* backend, bool client_finished);
+  /// Starts relaying. Neither handle may be reading or writing. `client_in_loop`: the client
+  /// was ever read through libuv, so it may still be in the loop's epoll set (the backend always
+  /// is). `client_finished`: the client already sent EOF (while being sniffed). The owner may
+  /// hear of the end before this returns.
+  void start(uv_tcp_t* client, bool client_in_loop, uv_tcp_t* backend, bool client_finished);
   /// Stops for good, before the owner closes the sockets; bytes not yet written are dropped.
   void stop() noexcept;
 

@@ -31,10 +31,10 @@ RelayPoller::~RelayPoller() {
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
 
-int RelayPoller::watch(int fd, Handler* handler) {
+int RelayPoller::watch(int fd, Handler* handler, bool in_loop) {
   // libuv leaves a socket it has stopped reading in its own set until an event comes for it;
   // taking it out now spares the loop that wake-up. It may already be gone: that is fine.
-  epoll_ctl(uv_backend_fd(loop_), EPOLL_CTL_DEL, fd, nullptr);
+  if (in_loop) epoll_ctl(uv_backend_fd(loop_), EPOLL_CTL_DEL, fd, nullptr);
   epoll_event event{};
   event.events = kRelayEvents;
   event.data.ptr = handler;

@@ -30,9 +30,9 @@ class RelayPoller {
   RelayPoller& operator=(const RelayPoller&) = delete;
   ~RelayPoller();
 
-  /// Takes `fd` from libuv's set (its handle must be neither reading nor writing) and watches it
-  /// here until it is closed. Returns 0 or a libuv error.
-  int watch(int fd, Handler* handler);
+  /// Watches `fd` here until it is closed, taking it from libuv's set first if `in_loop` (its
+  /// handle must be neither reading nor writing). Returns 0 or a libuv error.
+  int watch(int fd, Handler* handler, bool in_loop);
   /// Reports `fd`'s readiness again at the next turn of the loop, though no new edge came: for a
   /// relay that stopped early to let other connections have their turn.
   void report_again(int fd, Handler* handler);
