@@ -76,7 +76,7 @@ def calls_per_connection(extra=""):
 
 @unittest.skipUnless(can_trace(), "strace cannot trace here")
 class SystemCalls(unittest.TestCase):
-    def test_a_forwarded_tls_connection_costs_at_most_twenty_four_calls(self):
+    def test_a_forwarded_tls_connection_costs_twenty_four_calls(self):
         calls = calls_per_connection()
         # Nothing asks for our own address, and TCP_NODELAY comes from the listener.
         self.assertEqual(calls.get("getsockname", 0), 0, calls)
@@ -86,9 +86,12 @@ class SystemCalls(unittest.TestCase):
         # bytes are read as it is accepted, as these clients send at once. The half call to
         # spare is for clients accepted before their bytes came: read through libuv, 2 more.
         self.assertLessEqual(calls.get("epoll_ctl", 0), 6.5, calls)
-        # epoll_wait depends on how events batch up, write() on the log line: neither is counted.
-        counted = {k: v for k, v in calls.items() if k not in ("epoll_wait", "write")}
-        self.assertLessEqual(sum(counted.values()), 24, counted)
+        # epoll_wait depends on how events batch up: it is not counted; nor is the write() of
+        # each connection's log line (the relay's own writes are).
+        counted = {k: v for k, v in calls.items() if k != "epoll_wait"}
+        counted["write"] = counted.get("write", 0) - 1
+        # 24, and the half is for calls made once (a pool's first buffer), shared out here.
+        self.assertLessEqual(sum(counted.values()), 24.5, counted)
 
     def test_our_own_address_is_asked_for_only_to_send_a_proxy_header(self):
         calls = calls_per_connection(', send_proxy = "v1"')
