@@ -102,7 +102,7 @@ void Connection::sniffed(ssize_t nread) {
   Decision decision = detection_.advance(sniff_.bytes(), client_eof_, sniff_.full(),
                                          peer_.get());
   if (decision.kind == Decision::Kind::Pending) return;
-  if (client_in_loop_) uv_read_stop(stream(&client_));
+  uv_read_stop(stream(&client_));  // nothing to do if it never read through libuv
   uv_timer_stop(&timer_);
   apply(decision);
 }
@@ -110,7 +110,7 @@ void Connection::sniffed(ssize_t nread) {
 void Connection::on_timer(uv_timer_t* timer) {
   auto* self = static_cast<Connection*>(timer->data);
   if (self->stage_ != Stage::Sniffing) return;
-  if (self->client_in_loop_) uv_read_stop(stream(&self->client_));
+  uv_read_stop(stream(&self->client_));
   self->apply(self->detection_.on_timeout());
 }
 
