@@ -10,8 +10,9 @@
 namespace passthru::core {
 
 namespace {
-// How many reads (each up to a pipe's capacity) one direction makes per wake-up before it lets
-// the worker's other connections have their turn: a fast pair of peers must not hold the loop.
+// How many reads (each up to a buffer's size, or a pipe's capacity once splicing) one direction
+// makes per wake-up before it lets the worker's other connections have their turn: a fast pair
+// of peers must not hold the loop.
 constexpr int kReadsPerTurn = 4;
 constexpr unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
 
