@@ -2,8 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/epoll.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <random>
@@ -25,7 +28,7 @@ Connection::Connection(Worker& worker, Listener& listener)
       started_(std::chrono::steady_clock::now()),
       sniff_(*listener.sniff_pool),
       detection_(*listener.server),
-      dialer_(*this, worker.loop()),
+      dialer_(*this, worker.loop(), worker.relay_poller()),
       relay_(*this, worker.relay_poller(), worker.pipe_pool(), worker.relay_pool()) {}
 
 void Connection::accept(Worker& worker, Listener& listener) {
@@ -167,39 +170,48 @@ void Connection::on_dialed(int status) {
                                    : CloseReason::ConnectFailed);
     return;
   }
-  uv_tcp_t* backend = dialer_.tcp();
-  uv_tcp_nodelay(backend, 1);
   stage_ = Stage::Flushing;
-  // A PROXY header first if the rule asks for one, then the bytes the detectors saw (less any
-  // header an UNWRAP rule stripped), before anything else from the client.
   proxy_header_ = write_proxy_header();
-  std::uint32_t offset = detection_.unwrapped().offset;
-  uv_buf_t sniffed = sniff_.contents();
-  uv_buf_t parts[2] = {uv_buf_init(proxy_header_.data(), static_cast<unsigned>(proxy_header_.size())),
-                       uv_buf_init(sniffed.base + offset, sniffed.len - offset)};
-  if (parts[0].len + parts[1].len == 0) {
-    start_relay();
-    return;
-  }
-  flush_req_.data = this;
-  status = uv_write(&flush_req_, stream(backend), parts, 2, on_flushed);
-  if (status < 0) {
-    last_error_ = status;
-    close(CloseReason::BackendError, true, false);
-  }
+  dialer_.forward_events_to(this);  // the backend's events come to on_events() while flushing
+  flush();
 }
 
-void Connection::on_flushed(uv_write_t* req, int status) {
-  auto* self = static_cast<Connection*>(req->data);
-  if (status == UV_ECANCELED || self->stage_ == Stage::Closing) return;
-  if (status < 0) {
-    self->last_error_ = status;
-    self->close(CloseReason::BackendError, true, false);
-    return;
+void Connection::on_events(std::uint32_t events) {
+  if (stage_ == Stage::Flushing && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) flush();
+}
+
+void Connection::flush() {
+  // A PROXY header first if the rule asks for one, then the bytes the detectors saw (less any
+  // header an UNWRAP rule stripped), before anything else from the client.
+  std::uint32_t offset = detection_.unwrapped().offset;
+  uv_buf_t sniffed = sniff_.contents();
+  iovec parts[2] = {{proxy_header_.data(), proxy_header_.size()}, {sniffed.base + offset, sniffed.len - offset}};
+  std::size_t skip = flushed_;  // what earlier writes took
+  std::size_t left = 0;
+  for (iovec& part : parts) {
+    std::size_t taken = std::min(skip, part.iov_len);
+    part.iov_base = static_cast<char*>(part.iov_base) + taken;
+    part.iov_len -= taken;
+    skip -= taken;
+    left += part.iov_len;
   }
-  self->relay_.count_up(self->sniff_.size() - self->detection_.unwrapped().offset);
-  self->sniff_.release();
-  self->start_relay();
+  if (left > 0) {
+    ssize_t n;
+    do {
+      n = writev(dialer_.fd(), parts, 2);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EAGAIN) return;  // the backend's next EPOLLOUT goes on
+    if (n < 0) {
+      last_error_ = -errno;  // libuv's codes are negated errno values
+      close(CloseReason::BackendError, true, false);
+      return;
+    }
+    flushed_ += static_cast<std::size_t>(n);
+    if (static_cast<std::size_t>(n) < left) return;  // the socket is full: on at its next EPOLLOUT
+  }
+  relay_.count_up(sniffed.len - offset);
+  sniff_.release();
+  start_relay();
 }
 
 std::string Connection::write_proxy_header() const {
@@ -228,7 +240,8 @@ std::string Connection::write_proxy_header() const {
 
 void Connection::start_relay() {
   stage_ = Stage::Relaying;
-  relay_.start(&client_, client_in_loop_, dialer_.tcp(), client_eof_);
+  dialer_.forward_events_to(&relay_.backend_events());
+  relay_.start(&client_, client_in_loop_, dialer_.fd(), dialer_.readable_seen(), client_eof_);
 }
 
 // ---- Relay events ------------------------------------------------------------------------------

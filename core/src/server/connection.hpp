@@ -25,7 +25,8 @@ namespace passthru::core {
 class Worker;
 struct Listener;
 
-class Connection final : private RelayOwner, private Dialer::Owner, private TunnelOwner {
+class Connection final : private RelayOwner, private Dialer::Owner, private TunnelOwner,
+                         private RelayPoller::Handler {
  public:
   /// Accepts one pending connection on `listener`. Failures are logged and counted.
   static void accept(Worker& worker, Listener& listener);
@@ -53,7 +54,8 @@ class Connection final : private RelayOwner, private Dialer::Owner, private Tunn
   // Reaching the backend.
   void on_dialed(int status) override;
   void on_dialer_closed() override;
-  static void on_flushed(uv_write_t* req, int status);
+  void on_events(std::uint32_t events) override;  // the backend's, while flushing
+  void flush();
   void start_relay();
   std::string write_proxy_header() const;
 
@@ -81,7 +83,6 @@ class Connection final : private RelayOwner, private Dialer::Owner, private Tunn
 
   uv_tcp_t client_{};
   uv_timer_t timer_{};  ///< the detection deadline
-  uv_write_t flush_req_{};
   int pending_ = 0;  ///< open handles, plus the dialer and the tunnel while they have any
   bool client_eof_ = false;
   bool client_in_loop_ = false;  ///< the client was ever in libuv's epoll set (it read through libuv)
@@ -95,6 +96,7 @@ class Connection final : private RelayOwner, private Dialer::Owner, private Tunn
   IpAddress client_address_;  ///< the peer, or the address a trusted header gave
   IpAddress local_;           ///< the original destination a trusted header gave, if one did
   std::string proxy_header_;           ///< the PROXY header being sent to the backend, if any
+  std::size_t flushed_ = 0;            ///< bytes of the header and sniffed bytes written so far
   int last_error_ = 0;                 ///< the last libuv error, for the log
 
   Dialer dialer_;

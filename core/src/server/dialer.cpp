@@ -1,8 +1,12 @@
 #include "dialer.hpp"
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <string>
 
 #ifndef IP_LOCAL_PORT_RANGE
@@ -37,11 +41,13 @@ bool connecting_fast(uv_loop_t* loop) {
   return fast;
 }
 
-void search_every_ephemeral_port(uv_tcp_t* tcp) {
-  uv_os_fd_t fd;
-  if (uv_fileno(reinterpret_cast<uv_handle_t*>(tcp), &fd) != 0) return;
+void search_every_ephemeral_port(int fd) {
   unsigned range = 1u | (65535u << 16);  // low | high << 16, clamped to the system's range
   setsockopt(fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, &range, sizeof range);
+}
+
+socklen_t length_of(const sockaddr* address) {
+  return address->sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
 }
 }  // namespace
 
@@ -106,18 +112,19 @@ void Dialer::connect_next() {
     fail(last_error_);
     return;
   }
-  // The socket is made now, not at connect, so that its options can be set first.
-  int status = uv_tcp_init_ex(loop_, &tcp_, target->sa_family);
-  if (status < 0) {  // out of descriptors: no handle was made
-    fail(status);
+  fd_ = socket(target->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) {  // out of descriptors
+    fail(-errno);
     return;
   }
-  tcp_.data = this;
-  tcp_open_ = true;
-  ++pending_;
-  if (connecting_fast(loop_)) search_every_ephemeral_port(&tcp_);
-  connect_req_.data = this;
-  status = uv_tcp_connect(&connect_req_, &tcp_, target, on_connect);
+  int on = 1;
+  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);  // relayed bytes go out as they come
+  if (connecting_fast(loop_)) search_every_ephemeral_port(fd_);
+  if (connect(fd_, target, length_of(target)) != 0 && errno != EINPROGRESS) {
+    retry(-errno);
+    return;
+  }
+  int status = poller_->watch(fd_, this, false);  // told at once if the connect is already done
   if (status < 0) {
     retry(status);
     return;
@@ -125,16 +132,35 @@ void Dialer::connect_next() {
   uv_timer_start(&timer_, on_timer, timeout_ms_, 0);
 }
 
-void Dialer::on_connect(uv_connect_t* req, int status) {
-  auto* self = static_cast<Dialer*>(req->data);
-  // Cancelled: the socket is being closed, for a retry or for good; the close path goes on.
-  if (status == UV_ECANCELED || self->closing_) return;
-  uv_timer_stop(&self->timer_);
-  if (status < 0) {
-    self->retry(status);
+void Dialer::on_events(std::uint32_t events) {
+  if (closing_ || fd_ < 0) return;  // closed by an event earlier in the same batch
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readable_seen_ = true;
+  if (connected_) {
+    if (forward_to_) forward_to_->on_events(events);
     return;
   }
-  self->owner_->on_dialed(0);
+  if (events & EPOLLERR) {  // refused, unreachable...: SO_ERROR says which
+    int error = 0;
+    socklen_t length = sizeof error;
+    getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &length);
+    retry(error ? -error : UV_ECONNREFUSED);
+    return;
+  }
+  if (!(events & EPOLLOUT)) return;
+  connected_ = true;
+  readable_seen_ = (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) != 0;  // what came before is moot
+  uv_timer_stop(&timer_);
+  owner_->on_dialed(0);
+}
+
+uv_tcp_t* Dialer::tcp_in_loop() {
+  poller_->forget(fd_);
+  uv_tcp_init(loop_, &tcp_);
+  tcp_.data = this;
+  if (uv_tcp_open(&tcp_, fd_) == 0) fd_ = -1;  // the handle closes it now
+  tcp_open_ = true;
+  ++pending_;
+  return &tcp_;
 }
 
 void Dialer::on_timer(uv_timer_t* timer) { static_cast<Dialer*>(timer->data)->retry(UV_ETIMEDOUT); }
@@ -142,19 +168,18 @@ void Dialer::on_timer(uv_timer_t* timer) { static_cast<Dialer*>(timer->data)->re
 void Dialer::retry(int status) {
   last_error_ = status;
   uv_timer_stop(&timer_);
-  tcp_open_ = false;
-  tcp_.data = this;
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_tcp_closed_for_retry);
+  close_socket(false);
+  connect_next();
 }
 
-void Dialer::on_tcp_closed_for_retry(uv_handle_t* handle) {
-  auto* self = static_cast<Dialer*>(handle->data);
-  --self->pending_;
-  if (self->closing_) {
-    self->maybe_closed();
-    return;
+void Dialer::close_socket(bool reset) {
+  if (fd_ < 0) return;
+  if (reset) {  // as uv_tcp_close_reset does: RST instead of FIN
+    linger now{1, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_LINGER, &now, sizeof now);
   }
-  self->connect_next();
+  ::close(fd_);  // which also takes it out of the RelayPoller
+  fd_ = -1;
 }
 
 void Dialer::fail(int status) {
@@ -172,9 +197,10 @@ void Dialer::close(bool reset) {
   }
   if (tcp_open_) {
     tcp_open_ = false;
-    tcp_.data = this;  // a relay may have pointed it elsewhere
+    tcp_.data = this;  // its owner may have pointed it elsewhere
     if (!reset || uv_tcp_close_reset(&tcp_, on_closed) != 0) uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_closed);
   }
+  close_socket(reset);
   maybe_closed();
 }
 

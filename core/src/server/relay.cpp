@@ -25,25 +25,23 @@ int fd_of(uv_tcp_t* tcp) {
 }
 }  // namespace
 
-void Relay::start(uv_tcp_t* client, bool client_in_loop, uv_tcp_t* backend, bool client_finished) {
+void Relay::start(uv_tcp_t* client, bool client_in_loop, int backend, bool backend_readable, bool client_finished) {
   running_ = true;
   up_.from = down_.to = fd_of(client);
-  up_.to = down_.from = fd_of(backend);
+  up_.to = down_.from = backend;
   int status = poller_->watch(up_.from, &client_, client_in_loop);
   if (status < 0) {
     fail(up_, true, -status);
     return;
   }
-  status = poller_->watch(up_.to, &backend_, true);
-  if (status < 0) {
-    fail(up_, false, -status);
-    return;
-  }
-  // Whatever is readable now is reported by the first wake-up; an EOF already seen is not.
+  // Whatever is readable now is reported by the first wake-up; an EOF already seen is not, nor
+  // is a backend edge told before the relay started.
   if (client_finished) {
     up_.eof = true;
     pump(up_);
   }
+  down_.readable = backend_readable;
+  if (running_ && backend_readable) pump(down_);
 }
 
 void Relay::stop() noexcept {

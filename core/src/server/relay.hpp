@@ -42,11 +42,15 @@ class Relay {
   Relay& operator=(const Relay&) = delete;
   ~Relay() { stop(); }
 
-  /// Starts relaying. Neither handle may be reading or writing. `client_in_loop`: the client
-  /// was ever read through libuv, so it may still be in the loop's epoll set (the backend always
-  /// is). `client_finished`: the client already sent EOF (while being sniffed). The owner may
-  /// hear of the end before this returns.
-  void start(uv_tcp_t* client, bool client_in_loop, uv_tcp_t* backend, bool client_finished);
+  /// Starts relaying. The client's handle may not be reading or writing; `client_in_loop`: it
+  /// was ever read through libuv, so it may still be in the loop's epoll set. The backend socket
+  /// is already watched in the RelayPoller, its events passed to backend_events();
+  /// `backend_readable`: an event since it was watched said it may be readable.
+  /// `client_finished`: the client already sent EOF (while being sniffed). The owner may hear of
+  /// the end before this returns.
+  void start(uv_tcp_t* client, bool client_in_loop, int backend, bool backend_readable, bool client_finished);
+  /// What to tell of the backend socket's events.
+  RelayPoller::Handler& backend_events() noexcept { return backend_; }
   /// Stops for good, before the owner closes the sockets; bytes not yet written are dropped.
   void stop() noexcept;
 

@@ -41,6 +41,8 @@ int RelayPoller::watch(int fd, Handler* handler, bool in_loop) {
   return epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) == 0 ? 0 : -errno;
 }
 
+void RelayPoller::forget(int fd) { epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr); }
+
 void RelayPoller::report_again(int fd, Handler* handler) {
   // Modifying an edge-triggered entry re-arms it: epoll reports it again if it is ready now.
   epoll_event event{};

@@ -1,5 +1,6 @@
-// RelayPoller: the worker's own epoll set for sockets being relayed, watched by the worker's
-// libuv loop as one descriptor. libuv's TCP handles can only wait for readiness by reading into
+// RelayPoller: the worker's own epoll set for sockets being relayed (and backends being
+// connected, which a relay then goes on watching), watched by the worker's libuv loop as one
+// descriptor. libuv's TCP handles can only wait for readiness by reading into
 // a buffer themselves, and a relay that moves bytes with splice(2) must not read them into user
 // memory; so once a connection is relaying, its two sockets leave libuv's set for this one.
 // Sockets are watched edge-triggered for reading and writing at once, registered once and never
@@ -33,6 +34,8 @@ class RelayPoller {
   /// Watches `fd` here until it is closed, taking it from libuv's set first if `in_loop` (its
   /// handle must be neither reading nor writing). Returns 0 or a libuv error.
   int watch(int fd, Handler* handler, bool in_loop);
+  /// Stops watching `fd`, which stays open (to be handed to libuv).
+  void forget(int fd);
   /// Reports `fd`'s readiness again at the next turn of the loop, though no new edge came: for a
   /// relay that stopped early to let other connections have their turn.
   void report_again(int fd, Handler* handler);

@@ -50,7 +50,7 @@ TunnelStream::TunnelStream(Tunnel& tunnel, passthru::mproxy::Meta meta)
       address_(address_of(meta_)),
       started_(std::chrono::steady_clock::now()),
       detection_(tunnel.server()),
-      dialer_(*this, tunnel.worker().loop()) {
+      dialer_(*this, tunnel.worker().loop(), tunnel.worker().relay_poller()) {
   detection_.skip(tunnel.mproxy_index());  // a stream is not itself a tunnel
 }
 
@@ -124,9 +124,8 @@ void TunnelStream::on_dialed(int status) {
     return;
   }
   stage_ = Stage::Open;
-  uv_tcp_t* backend = dialer_.tcp();
+  uv_tcp_t* backend = dialer_.tcp_in_loop();  // read and written through libuv from now on
   backend->data = this;
-  uv_tcp_nodelay(backend, 1);
   const auto& send = decision_.action->send_proxy;
   if (send.version != ProxyVersion::None) {
     ProxyTlvs tlvs;
