@@ -134,8 +134,9 @@ void Dialer::connect_next() {
 
 void Dialer::on_events(std::uint32_t events) {
   if (closing_ || fd_ < 0) return;  // closed by an event earlier in the same batch
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readable_seen_ = true;
+  constexpr std::uint32_t kMayRead = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
   if (connected_) {
+    if (events & kMayRead) readable_seen_ = true;  // for a relay that starts later
     if (forward_to_) forward_to_->on_events(events);
     return;
   }
@@ -148,7 +149,7 @@ void Dialer::on_events(std::uint32_t events) {
   }
   if (!(events & EPOLLOUT)) return;
   connected_ = true;
-  readable_seen_ = (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) != 0;  // what came before is moot
+  readable_seen_ = (events & kMayRead) != 0;
   uv_timer_stop(&timer_);
   owner_->on_dialed(0);
 }
