@@ -33,6 +33,11 @@ std::optional<Endpoint> parse_endpoint(std::string_view text, bool allow_names, 
 /// "1.2.3.4:80" or "[::1]:80" for any socket address; "?" if it has no IP family.
 std::string format_address(const sockaddr* address);
 
+/// The length bind() and connect() expect for an IPv4 or IPv6 socket address.
+inline socklen_t address_length(const sockaddr* address) noexcept {
+  return address->sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+}
+
 /// An IPv4 or IPv6 socket address in 28 bytes, where a sockaddr_storage takes 128: what a
 /// long-lived connection keeps of its client and destination.
 union IpAddress {

@@ -45,10 +45,6 @@ void search_every_ephemeral_port(int fd) {
   unsigned range = 1u | (65535u << 16);  // low | high << 16, clamped to the system's range
   setsockopt(fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, &range, sizeof range);
 }
-
-socklen_t length_of(const sockaddr* address) {
-  return address->sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
-}
 }  // namespace
 
 void Dialer::dial(const Endpoint& to, std::uint32_t timeout_ms) {
@@ -120,7 +116,7 @@ void Dialer::connect_next() {
   int on = 1;
   setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);  // relayed bytes go out as they come
   if (connecting_fast(loop_)) search_every_ephemeral_port(fd_);
-  if (connect(fd_, target, length_of(target)) != 0 && errno != EINPROGRESS) {
+  if (connect(fd_, target, address_length(target)) != 0 && errno != EINPROGRESS) {
     retry(-errno);
     return;
   }

@@ -37,8 +37,8 @@ int open_listener(const Endpoint& at, std::uint16_t port, std::string& error) {
   // Accepted sockets inherit TCP_NODELAY from the listener: one call here, none per connection.
   // Relayed bytes go out as they come; Nagle's delay would only hold back a peer's last bytes.
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-  socklen_t length = address.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), length) < 0 || listen(fd, SOMAXCONN) < 0) {
+  auto* at_address = reinterpret_cast<sockaddr*>(&address);
+  if (bind(fd, at_address, address_length(at_address)) < 0 || listen(fd, SOMAXCONN) < 0) {
     error = std::strerror(errno);
     ::close(fd);
     return -1;
