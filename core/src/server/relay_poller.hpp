@@ -1,8 +1,9 @@
 // RelayPoller: the worker's own epoll set for sockets being relayed (and backends being
 // connected, which a relay then goes on watching), watched by the worker's libuv loop as one
-// descriptor. libuv's TCP handles can only wait for readiness by reading into
-// a buffer themselves, and a relay that moves bytes with splice(2) must not read them into user
-// memory; so once a connection is relaying, its two sockets leave libuv's set for this one.
+// descriptor. libuv's TCP handles can only wait for readiness by reading into a buffer
+// themselves, and a relay that moves bytes with splice(2) must not read them into user memory;
+// so a backend socket is watched only here, and a client read through libuv while it was being
+// sniffed leaves libuv's set for this one when its relay starts.
 // Sockets are watched edge-triggered for reading and writing at once, registered once and never
 // changed, so a relay makes no epoll_ctl call when its backpressure turns on or off.
 #pragma once
