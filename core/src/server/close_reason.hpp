@@ -1,4 +1,4 @@
-// CloseReason: why a connection ended, as a short token for logs and a sentence for people.
+// CloseReason: why a connection ended, as the short token its log line's end= shows.
 // Switches over it have no default, so the compiler names a case that was forgotten.
 #pragma once
 
@@ -12,12 +12,15 @@ enum class CloseReason : std::uint8_t {
   NoRoute,         ///< the server CATCHALL was needed and the listener has none
   ClientError,     ///< reading from or writing to the client failed
   ClientReset,     ///< the client reset the connection (passed on to the backend)
+  ClientClosed,    ///< the client finished sending, then closed its socket before taking the whole reply
   BackendError,    ///< reading from or writing to the backend failed
   BackendReset,    ///< the backend reset the connection (passed on to the client)
   ResolveFailed,   ///< the backend's host name did not resolve
   ConnectFailed,   ///< every address of the backend refused or failed
   ConnectTimeout,  ///< the backend did not accept within connect_timeout_ms
+  OutOfDescriptors,  ///< no socket could be made for the backend: the process is at its limit
   ProtocolError,   ///< the client broke the protocol of its tunnel (M-PROXY)
+  TunnelClosed,    ///< the M-PROXY tunnel carrying this stream ended
   Shutdown,        ///< passthru is stopping
 };
 
@@ -28,31 +31,16 @@ constexpr const char* token(CloseReason reason) noexcept {
     case CloseReason::NoRoute: return "no_route";
     case CloseReason::ClientError: return "client_error";
     case CloseReason::ClientReset: return "client_reset";
+    case CloseReason::ClientClosed: return "client_closed";
     case CloseReason::BackendError: return "backend_error";
     case CloseReason::BackendReset: return "backend_reset";
     case CloseReason::ResolveFailed: return "resolve_failed";
     case CloseReason::ConnectFailed: return "connect_failed";
     case CloseReason::ConnectTimeout: return "connect_timeout";
+    case CloseReason::OutOfDescriptors: return "out_of_descriptors";
     case CloseReason::ProtocolError: return "protocol_error";
+    case CloseReason::TunnelClosed: return "tunnel_closed";
     case CloseReason::Shutdown: return "shutdown";
-  }
-  return "unknown";
-}
-
-constexpr const char* describe(CloseReason reason) noexcept {
-  switch (reason) {
-    case CloseReason::Done: return "both sides finished and every byte was delivered";
-    case CloseReason::Rejected: return "a REJECT rule applied";
-    case CloseReason::NoRoute: return "no rule applied and the listener has no server CATCHALL";
-    case CloseReason::ClientError: return "an error on the client's side of the connection";
-    case CloseReason::ClientReset: return "the client reset the connection";
-    case CloseReason::BackendError: return "an error on the backend's side of the connection";
-    case CloseReason::BackendReset: return "the backend reset the connection";
-    case CloseReason::ResolveFailed: return "the backend's host name did not resolve";
-    case CloseReason::ConnectFailed: return "no address of the backend accepted the connection";
-    case CloseReason::ConnectTimeout: return "the backend did not accept in time";
-    case CloseReason::ProtocolError: return "the client broke the tunnel's protocol";
-    case CloseReason::Shutdown: return "passthru is stopping";
   }
   return "unknown";
 }

@@ -2,11 +2,13 @@
 // It takes a buffer of max_sniff_bytes from its listener's pool at the first read and gives it
 // back once the bytes have been passed to the backend (or the connection ends), so a
 // connection past detection holds no sniffing memory. It never grows past its capacity.
+// It moves with the bytes: the sniffing stage hands it to the stage that sends them on.
 #pragma once
 
 #include <uv.h>
 
 #include <cstdint>
+#include <utility>
 
 #include "buffer_pool.hpp"
 #include "passthru/sdk/bytes.hpp"
@@ -15,7 +17,19 @@ namespace passthru::core {
 
 class ConnBuf {
  public:
+  ConnBuf() noexcept = default;  ///< empty, to be moved into
   explicit ConnBuf(BufferPool& pool) noexcept : pool_(&pool) {}
+  ConnBuf(ConnBuf&& other) noexcept
+      : pool_(other.pool_), data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+  ConnBuf& operator=(ConnBuf&& other) noexcept {
+    if (this != &other) {
+      release();
+      pool_ = other.pool_;
+      data_ = std::exchange(other.data_, nullptr);
+      size_ = std::exchange(other.size_, 0);
+    }
+    return *this;
+  }
   ConnBuf(const ConnBuf&) = delete;
   ConnBuf& operator=(const ConnBuf&) = delete;
   ~ConnBuf() { release(); }
@@ -40,13 +54,13 @@ class ConnBuf {
 
   /// Gives the buffer back to the pool; the bytes are gone.
   void release() noexcept {
-    pool_->give(data_);
+    if (data_) pool_->give(data_);
     data_ = nullptr;
     size_ = 0;
   }
 
  private:
-  BufferPool* pool_;
+  BufferPool* pool_ = nullptr;
   char* data_ = nullptr;
   std::size_t size_ = 0;
 };

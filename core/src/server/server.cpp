@@ -99,7 +99,14 @@ int run_server(const Config& config) {
   }
 
   std::vector<std::unique_ptr<Worker>> loops;
-  for (unsigned w = 0; w < workers; ++w) loops.push_back(std::make_unique<Worker>(config, fds[w], names));
+  try {
+    for (unsigned w = 0; w < workers; ++w) loops.push_back(std::make_unique<Worker>(config, fds[w], names));
+  } catch (const std::exception& e) {  // out of descriptors, most likely: nothing has started yet
+    std::fprintf(stderr, "passthru: cannot start worker %zu of %u: %s\n", loops.size() + 1, workers, e.what());
+    for (std::size_t w = loops.size() + 1; w < workers; ++w)
+      for (int fd : fds[w]) ::close(fd);
+    return 1;
+  }
   // Said once every worker is set up, so that what a reader sees then is what passthru holds.
   for (const std::string& name : names) std::printf("passthru: listening on %s (%u workers)\n", name.c_str(), workers);
   std::fflush(stdout);

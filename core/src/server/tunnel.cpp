@@ -1,6 +1,10 @@
 #include "tunnel.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <vector>
 
 #include "tunnel_stream.hpp"
 #include "worker.hpp"
@@ -12,62 +16,67 @@ using passthru::mproxy::Kind;
 namespace {
 constexpr std::size_t kOutputHigh = 1024 * 1024;  // stop the streams' backends above this
 constexpr std::size_t kOutputLow = 256 * 1024;    // and start them again below this
+constexpr int kReadsPerTurn = 4;                  // then let other connections have their turn
+constexpr int kPartsPerWrite = 16;                // messages given to one writev
+
+CloseReason read_failure(ssize_t error) {
+  return error == -ECONNRESET ? CloseReason::ClientReset : CloseReason::ClientError;
+}
 }  // namespace
 
-/// One message on its way to the client.
-struct Tunnel::Out {
-  uv_write_t req{};
-  std::string bytes;
-  Tunnel* tunnel = nullptr;
-};
-
-Tunnel::Tunnel(TunnelOwner& owner, Worker& worker, const ServerConfig& server, const Action& demux,
-               std::uint32_t mproxy_index, uv_tcp_t* client, const sockaddr* client_address)
+Tunnel::Tunnel(Owner& owner, Worker& worker, const ServerConfig& server, const Action& demux,
+               std::uint32_t mproxy_index, const std::string& listener_name, const IpAddress& client_address,
+               Lifeline& lifeline)
     : owner_(owner),
       worker_(worker),
       server_(server),
       demux_(demux),
       mproxy_index_(mproxy_index),
-      client_(client),
+      listener_name_(listener_name),
       client_address_(client_address),
+      lifeline_(lifeline),
       decoder_(demux.demux.max_message_bytes) {}
 
 Tunnel::~Tunnel() = default;
 
-void Tunnel::start(passthru::sdk::ByteSpan already_read) {
-  client_->data = this;
-  received(passthru::sdk::as_chars(already_read));
-  update_reading();
-}
-
-void Tunnel::update_reading() {
-  bool want = !closing_ && !finished_ && holds_ == 0;
-  if (want == reading_) return;
-  reading_ = want;
-  auto* stream = reinterpret_cast<uv_stream_t*>(client_);
-  if (want) uv_read_start(stream, on_alloc, on_read);
-  else uv_read_stop(stream);
-}
-
-void Tunnel::on_alloc(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
-  auto& pool = static_cast<Tunnel*>(handle->data)->worker_.relay_pool();
-  *buf = uv_buf_init(pool.take(), static_cast<unsigned>(pool.buffer_size()));
-}
-
-void Tunnel::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-  auto* self = static_cast<Tunnel*>(stream->data);
-  self->bury();
-  if (nread > 0) self->received({buf->base, static_cast<std::size_t>(nread)});
-  self->worker_.relay_pool().give(buf->base);
-  if (nread < 0 && !self->finished_) {
-    self->finished_ = true;
-    self->update_reading();
-    // The client's EOF ends the tunnel: it has no half-close, and its streams end with it.
-    self->owner_.on_tunnel_finished(nread == UV_EOF ? CloseReason::Done
-                                    : nread == UV_ECONNRESET ? CloseReason::ClientReset
-                                                             : CloseReason::ClientError,
-                                    nread == UV_EOF ? 0 : static_cast<int>(nread));
+void Tunnel::start(Socket client, passthru::sdk::ByteSpan already_read) {
+  client_ = std::move(client);
+  if (client_.is_watched()) {
+    client_.tell(*this);
+  } else if (int status = client_.watch(*this); status < 0) {
+    finish(CloseReason::ClientError, status);
+    return;
   }
+  received(passthru::sdk::as_chars(already_read));
+  read_available();
+}
+
+void Tunnel::on_ready(Socket&) {
+  if (closing_) return;
+  flush_output();
+  read_available();
+}
+
+void Tunnel::read_available() {
+  BufferPool& pool = worker_.relay_pool();
+  for (int reads = 0; reads < kReadsPerTurn; ++reads) {
+    if (finished_ || closing_ || holds_ > 0 || !client_.may_read()) return;
+    char* buffer = pool.take();
+    ssize_t n = client_.read(buffer, pool.buffer_size());
+    if (n > 0) received({buffer, static_cast<std::size_t>(n)});
+    pool.give(buffer);
+    if (n == -EAGAIN) return;
+    if (n == 0) {
+      // The client's EOF ends the tunnel: it has no half-close, and its streams end with it.
+      finish(CloseReason::Done, 0);
+      return;
+    }
+    if (n < 0) {
+      finish(read_failure(n), static_cast<int>(n));
+      return;
+    }
+  }
+  client_.report_again();  // out of turns: told again at the next turn if bytes still wait
 }
 
 void Tunnel::received(std::string_view bytes) {
@@ -78,9 +87,7 @@ void Tunnel::received(std::string_view bytes) {
   });
   if (!ok && !finished_) {
     protocol_error_ = decoder_.error();
-    finished_ = true;
-    update_reading();
-    owner_.on_tunnel_finished(CloseReason::ProtocolError, 0);
+    finish(CloseReason::ProtocolError, 0);
   }
 }
 
@@ -90,9 +97,7 @@ void Tunnel::dispatch(passthru::mproxy::Message&& m) {
     // JSON array is not M-PROXY.
     if (m.body.empty() || m.body.front() != '[' || m.body.back() != ']') {
       protocol_error_ = "a control message whose body is not a JSON array";
-      finished_ = true;
-      update_reading();
-      owner_.on_tunnel_finished(CloseReason::ProtocolError, 0);
+      finish(CloseReason::ProtocolError, 0);
     }
     return;
   }
@@ -109,6 +114,7 @@ void Tunnel::dispatch(passthru::mproxy::Message&& m) {
         auto created = std::make_unique<TunnelStream>(*this, m.meta);
         TunnelStream* raw = created.get();
         streams_.emplace(id, std::move(created));
+        lifeline_.hold();  // the connection stays until this stream is released
         ++streams_opened_;
         raw->start();
         if (output_full_) raw->throttle(true);
@@ -134,79 +140,99 @@ void Tunnel::dispatch(passthru::mproxy::Message&& m) {
 }
 
 void Tunnel::send(Kind kind, const passthru::mproxy::Meta& meta, std::string_view body) {
-  if (closing_) return;
+  if (closing_ || finished_) return;
   std::string error;
   auto packed = passthru::mproxy::pack(kind, meta, body, false, error);
   if (!packed) {
     spdlog::warn("tunnel: cannot pack a {} message: {}", passthru::mproxy::to_string(kind), error);
     return;
   }
-  auto* out = new Out;
-  out->bytes = std::move(*packed);
-  out->tunnel = this;
-  out->req.data = out;
-  uv_buf_t buf = uv_buf_init(out->bytes.data(), static_cast<unsigned>(out->bytes.size()));
-  output_queued_ += out->bytes.size();
-  bytes_out_ += out->bytes.size();
-  if (uv_write(&out->req, reinterpret_cast<uv_stream_t*>(client_), &buf, 1, on_written) < 0) {
-    output_queued_ -= out->bytes.size();
-    delete out;
-    return;
+  output_queued_ += packed->size();
+  bytes_out_ += packed->size();
+  output_.push_back(std::move(*packed));
+  flush_output();
+  if (!output_full_ && output_queued_ > kOutputHigh) throttle_streams(true);
+}
+
+void Tunnel::flush_output() {
+  while (!output_.empty() && client_.is_open() && client_.may_write()) {
+    iovec parts[kPartsPerWrite];
+    int count = 0;
+    for (auto it = output_.begin(); it != output_.end() && count < kPartsPerWrite; ++it, ++count) {
+      std::size_t skip = count == 0 ? output_written_ : 0;
+      parts[count] = {it->data() + skip, it->size() - skip};
+    }
+    ssize_t n = client_.writev(parts, count);
+    if (n == -EAGAIN) break;  // on at the next writable edge
+    if (n < 0) {
+      finish(n == -ECONNRESET || n == -EPIPE ? CloseReason::ClientReset : CloseReason::ClientError, static_cast<int>(n));
+      return;
+    }
+    output_queued_ -= static_cast<std::size_t>(n);
+    auto left = static_cast<std::size_t>(n);
+    while (left > 0) {
+      std::size_t rest = output_.front().size() - output_written_;
+      if (left < rest) {
+        output_written_ += left;
+        break;
+      }
+      left -= rest;
+      output_.pop_front();
+      output_written_ = 0;
+    }
   }
-  if (!output_full_ && output_queued_ > kOutputHigh) {
-    output_full_ = true;
-    for (auto& [key, s] : streams_) s->throttle(true);
+  if (output_full_ && output_queued_ < kOutputLow) throttle_streams(false);
+}
+
+void Tunnel::throttle_streams(bool full) {
+  output_full_ = full;
+  // A stream told it may read again sends at once, and may end (leaving the map) or fill the
+  // output again: walk a copy. An ended stream is deleted only from a later loop callback.
+  for (TunnelStream* s : open_streams()) {
+    if (output_full_ != full) return;  // the output filled again: the rest stay as they were
+    s->throttle(full);
   }
 }
 
-void Tunnel::on_written(uv_write_t* req, int status) {
-  auto* out = static_cast<Out*>(req->data);
-  Tunnel* self = out->tunnel;
-  self->bury();
-  self->output_queued_ -= out->bytes.size();
-  delete out;
-  if (status == UV_ECANCELED) return;  // the connection is closing
-  if (status < 0 && !self->finished_) {
-    self->finished_ = true;
-    self->owner_.on_tunnel_finished(status == UV_ECONNRESET ? CloseReason::ClientReset : CloseReason::ClientError, status);
-    return;
-  }
-  if (self->output_full_ && self->output_queued_ < kOutputLow) {
-    self->output_full_ = false;
-    for (auto& [key, s] : self->streams_) s->throttle(false);
-  }
+std::vector<TunnelStream*> Tunnel::open_streams() const {
+  std::vector<TunnelStream*> open;
+  open.reserve(streams_.size());
+  for (const auto& [key, s] : streams_) open.push_back(s.get());
+  return open;
 }
 
 void Tunnel::hold_reading(bool hold) {
   holds_ += hold ? 1 : -1;
-  update_reading();
+  if (holds_ == 0) read_available();
 }
 
-void Tunnel::stream_closed(TunnelStream* stream) {
+void Tunnel::stream_ended(TunnelStream* stream) {
   if (auto it = streams_.find(stream->id()); it != streams_.end() && it->second.get() == stream) {
-    closed_.push_back(std::move(it->second));
+    ended_.emplace(stream, std::move(it->second));
     streams_.erase(it);
   }
-  maybe_closed();
 }
 
-void Tunnel::bury() { closed_.clear(); }
+void Tunnel::stream_released(TunnelStream* stream) {
+  ended_.erase(stream);
+  lifeline_.release();  // last: it may let the connection, and this tunnel, go
+}
 
-void Tunnel::close() {
+void Tunnel::finish(CloseReason why, int error) {
+  if (finished_) return;
+  finished_ = true;
+  owner_.on_tunnel_finished(why, error);
+}
+
+void Tunnel::close(CloseReason why) {
   if (closing_) return;
+  flush_output();  // a last try, so that what was sent before (error messages) still arrives
   closing_ = true;
-  update_reading();
-  // Closing a stream may remove it from the map: walk a copy of the pointers.
-  std::vector<TunnelStream*> open;
-  for (auto& [key, s] : streams_) open.push_back(s.get());
-  for (TunnelStream* s : open) s->close(CloseReason::Shutdown, true);
-  maybe_closed();
-}
-
-void Tunnel::maybe_closed() {
-  if (!closing_ || !streams_.empty() || closed_told_) return;
-  closed_told_ = true;
-  owner_.on_tunnel_closed();
+  // A stream ends with its tunnel: said as such, unless passthru is stopping.
+  CloseReason stream_end = why == CloseReason::Shutdown ? CloseReason::Shutdown : CloseReason::TunnelClosed;
+  for (TunnelStream* s : open_streams()) s->close(stream_end, true);  // which takes it out of the map
+  client_.close();
+  output_.clear();
 }
 
 }  // namespace passthru::core

@@ -1,15 +1,16 @@
-// Tunnel: a client connection that carries M-PROXY (the DEMUX action). It decodes the messages
-// the client sends and keeps one TunnelStream per stream (keyed by "family,address,port"), each
-// routed by the listener's rules as if that client had connected directly; it packs what the
-// streams' backends answer back into the connection. Bounded both ways: when the connection
-// cannot take more, every stream stops reading its backend; when a stream's backend cannot take
-// more, the client is asked to `pause` it and, past a hard limit, the tunnel stops reading.
-// A protocol error closes the tunnel; `end` and `error` close one stream.
+// Tunnel: a client connection that carries M-PROXY (the DEMUX action). It owns the client's
+// socket from the decision on, decodes the messages the client sends, and keeps one
+// TunnelStream per stream (keyed by "family,address,port"), each routed by the listener's rules
+// as if that client had connected directly; it packs what the streams' backends answer back
+// into the connection. Bounded both ways: when the connection cannot take more, every stream
+// stops reading its backend; when a stream's backend cannot take more, the client is asked to
+// `pause` it and, past a hard limit, the tunnel stops reading. A protocol error ends the
+// tunnel; `end` and `error` end one stream. Streams hold the owning connection's Lifeline, so
+// the connection outlives every stream it carried.
 #pragma once
 
-#include <uv.h>
-
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -18,38 +19,39 @@
 #include "../config/config.hpp"
 #include "close_reason.hpp"
 #include "codec/mproxy_codec.hpp"
+#include "lifeline.hpp"
 #include "passthru/sdk/bytes.hpp"
+#include "socket.hpp"
 
 namespace passthru::core {
 
 class Worker;
 class TunnelStream;
 
-class TunnelOwner {
+class Tunnel final : private Socket::Watcher {
  public:
-  /// The tunnel is over (the client closed it, broke the protocol, or failed): close it.
-  virtual void on_tunnel_finished(CloseReason reason, int status) = 0;
-  /// After Tunnel::close(): every stream's handles are closed.
-  virtual void on_tunnel_closed() = 0;
+  class Owner {
+   public:
+    /// The tunnel is over (the client closed it, broke the protocol, or failed): end it.
+    virtual void on_tunnel_finished(CloseReason why, int error) = 0;
 
- protected:
-  ~TunnelOwner() = default;
-};
+   protected:
+    ~Owner() = default;
+  };
 
-class Tunnel {
- public:
-  /// `client` is the connection (owned by the caller); `demux` the rule that made it a tunnel;
-  /// `mproxy_index` the MPROXY table's place in the listener (skipped when routing streams).
-  Tunnel(TunnelOwner& owner, Worker& worker, const ServerConfig& server, const Action& demux,
-         std::uint32_t mproxy_index, uv_tcp_t* client, const sockaddr* client_address);
+  /// `demux`: the rule that made it a tunnel; `mproxy_index`: the MPROXY table's place in the
+  /// listener (skipped when routing streams); `lifeline`: the owning connection's.
+  Tunnel(Owner& owner, Worker& worker, const ServerConfig& server, const Action& demux, std::uint32_t mproxy_index,
+         const std::string& listener_name, const IpAddress& client_address, Lifeline& lifeline);
   ~Tunnel();
   Tunnel(const Tunnel&) = delete;
   Tunnel& operator=(const Tunnel&) = delete;
 
-  /// Decodes the bytes already read (the sniffed ones), then reads the client.
-  void start(passthru::sdk::ByteSpan already_read);
-  /// Closes every stream; on_tunnel_closed() follows once all are closed (possibly at once).
-  void close();
+  /// Takes the client's socket, decodes the bytes already read (the sniffed ones), then reads on.
+  void start(Socket client, passthru::sdk::ByteSpan already_read);
+  /// Closes the client's socket and ends every stream (with the reason the tunnel ended); the
+  /// streams go once their handles have closed.
+  void close(CloseReason why);
 
   [[nodiscard]] std::uint64_t bytes_in() const noexcept { return bytes_in_; }
   [[nodiscard]] std::uint64_t bytes_out() const noexcept { return bytes_out_; }
@@ -58,44 +60,50 @@ class Tunnel {
 
   // For the streams.
   void send(passthru::mproxy::Kind kind, const passthru::mproxy::Meta& meta, std::string_view body);
-  void stream_closed(TunnelStream* stream);
+  /// The stream ended: it stays until its handles have closed (stream_released).
+  void stream_ended(TunnelStream* stream);
+  /// The stream's handles are closed: it is deleted. The tunnel may be gone when this returns.
+  void stream_released(TunnelStream* stream);
   /// A stream's backend queue crossed its hard limit (true) or drained (false).
   void hold_reading(bool hold);
-  [[nodiscard]] bool output_full() const noexcept { return output_full_; }
   Worker& worker() noexcept { return worker_; }
   const ServerConfig& server() const noexcept { return server_; }
   const Action& demux() const noexcept { return demux_; }
   std::uint32_t mproxy_index() const noexcept { return mproxy_index_; }
-  const sockaddr* client_address() const noexcept { return client_address_; }
+  const IpAddress& client_address() const noexcept { return client_address_; }
+  const std::string& listener_name() const noexcept { return listener_name_; }
 
  private:
-  struct Out;
-  static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
-  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
-  static void on_written(uv_write_t* req, int status);
+  void on_ready(Socket& socket) override;
+  void read_available();
+  void flush_output();
   void received(std::string_view bytes);
   void dispatch(passthru::mproxy::Message&& message);
-  void update_reading();
-  void bury();
-  void maybe_closed();
+  void finish(CloseReason why, int error);
+  void throttle_streams(bool full);
+  /// The streams open now: telling one of them something may end it, or another, which takes
+  /// it out of streams_, so callers walk this copy (an ended stream lives until released).
+  std::vector<TunnelStream*> open_streams() const;
 
-  TunnelOwner& owner_;
+  Owner& owner_;
   Worker& worker_;
   const ServerConfig& server_;
   const Action& demux_;
   std::uint32_t mproxy_index_;
-  uv_tcp_t* client_;
-  const sockaddr* client_address_;
+  const std::string& listener_name_;
+  IpAddress client_address_;
+  Lifeline& lifeline_;
+  Socket client_;
   passthru::mproxy::Decoder decoder_;
   std::unordered_map<std::string, std::unique_ptr<TunnelStream>> streams_;
-  std::vector<std::unique_ptr<TunnelStream>> closed_;  ///< deleted only between callbacks
-  std::size_t output_queued_ = 0;  ///< bytes packed for the client and not yet written
+  std::unordered_map<TunnelStream*, std::unique_ptr<TunnelStream>> ended_;  ///< until released
+  std::deque<std::string> output_;     ///< packed messages not yet written to the client
+  std::size_t output_written_ = 0;     ///< bytes of output_.front() already written
+  std::size_t output_queued_ = 0;      ///< bytes in output_ not yet written
   bool output_full_ = false;
   int holds_ = 0;  ///< streams whose backend queue is over its hard limit
-  bool reading_ = false;
   bool finished_ = false;  ///< told the owner it is over
   bool closing_ = false;
-  bool closed_told_ = false;
   std::uint64_t bytes_in_ = 0;
   std::uint64_t bytes_out_ = 0;
   std::uint64_t streams_opened_ = 0;

@@ -1,8 +1,8 @@
 #include "tunnel_stream.hpp"
 
 #include <arpa/inet.h>
-#include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "tunnel.hpp"
@@ -14,8 +14,10 @@ using passthru::mproxy::Kind;
 
 namespace {
 
+constexpr int kReadsPerTurn = 4;  // then let other connections have their turn
+
 /// The stream's client address, from its metadata ("IPv4", "10.0.0.1", "5555").
-sockaddr_storage address_of(const passthru::mproxy::Meta& meta) {
+IpAddress address_of(const passthru::mproxy::Meta& meta) {
   sockaddr_storage out{};
   unsigned port = meta.port.empty() ? 0 : static_cast<unsigned>(std::stoul(meta.port));
   if (meta.family == "IPv4") {
@@ -30,28 +32,22 @@ sockaddr_storage address_of(const passthru::mproxy::Meta& meta) {
     inet_pton(AF_INET6, meta.address.c_str(), &v6->sin6_addr);
   }
   unmap_ipv4(out);
-  return out;
+  return IpAddress::from(out);
 }
 
-uv_stream_t* stream_of(uv_tcp_t* tcp) { return reinterpret_cast<uv_stream_t*>(tcp); }
-
 }  // namespace
-
-/// Bytes on their way to the backend.
-struct TunnelStream::Write {
-  uv_write_t req{};
-  std::string bytes;
-  TunnelStream* stream = nullptr;
-};
 
 TunnelStream::TunnelStream(Tunnel& tunnel, passthru::mproxy::Meta meta)
     : tunnel_(tunnel),
       meta_(std::move(meta)),
-      address_(address_of(meta_)),
-      started_(std::chrono::steady_clock::now()),
-      detection_(tunnel.server()),
-      dialer_(*this, tunnel.worker().loop(), tunnel.worker().relay_poller()) {
+      deadline_(tunnel.worker().loop(), lifeline_),
+      connector_(*this, tunnel.worker().loop(), tunnel.worker().event_set(), deadline_, lifeline_),
+      detection_(tunnel.server()) {
   detection_.skip(tunnel.mproxy_index());  // a stream is not itself a tunnel
+  record_.client = address_of(meta_);
+  record_.via = tunnel.client_address();
+  record_.listener = &tunnel.listener_name();
+  record_.stream = meta_.id();
 }
 
 void TunnelStream::start() {
@@ -74,7 +70,7 @@ void TunnelStream::start() {
 }
 
 void TunnelStream::data(std::string&& body) {
-  bytes_up_ += body.size();
+  record_.bytes_up += body.size();
   switch (stage_) {
     case Stage::Detecting: {
       pending_ += body;
@@ -82,11 +78,11 @@ void TunnelStream::data(std::string&& body) {
       bool full = pending_.size() >= cap;
       auto bytes = passthru::sdk::ByteSpan(reinterpret_cast<const std::uint8_t*>(pending_.data()),
                                            std::min(pending_.size(), cap));
-      Decision d = detection_.advance(bytes, false, full, reinterpret_cast<const sockaddr*>(&address_));
+      Decision d = detection_.advance(bytes, false, full, record_.client.get());
       if (d.kind != Decision::Kind::Pending) decide(d);
       return;
     }
-    case Stage::Dialing:
+    case Stage::Connecting:
       pending_ += body;
       if (!holding_ && pending_.size() > tunnel_.demux().demux.max_stream_buffer) {
         holding_ = true;
@@ -94,75 +90,63 @@ void TunnelStream::data(std::string&& body) {
       }
       return;
     case Stage::Open:
-      write_to_backend(std::move(body));
+      queue_for_backend(std::move(body));
       return;
-    case Stage::Closing:
+    case Stage::Ended:
       return;
   }
 }
 
 void TunnelStream::decide(const Decision& decision) {
-  decision_ = decision;
+  record_.decision = decision;
   if (!decision.action || decision.action->kind != ActionKind::Forward) {
-    reason_ = decision.action ? CloseReason::Rejected : CloseReason::NoRoute;
     tunnel_.send(Kind::Error, meta_, R"({"message":"no route for this stream","code":"E_REJECTED"})");
-    close(reason_, false);
+    close(decision.action ? CloseReason::Rejected : CloseReason::NoRoute, false);
     return;
   }
-  stage_ = Stage::Dialing;
-  dialing_ = true;
-  dialer_.dial(decision.action->to, tunnel_.server().connect_timeout_ms);
+  stage_ = Stage::Connecting;
+  connector_.connect(decision.action->to, tunnel_.server().connect_timeout_ms);
 }
 
-void TunnelStream::on_dialed(int status) {
-  if (stage_ == Stage::Closing) return;
-  if (status < 0) {
-    fail(dialer_.resolve_failed() ? CloseReason::ResolveFailed
-         : status == UV_ETIMEDOUT ? CloseReason::ConnectTimeout
-                                  : CloseReason::ConnectFailed,
-         status, "E_CONNECT");
-    return;
-  }
+void TunnelStream::on_connect_failed(CloseReason why, int error) { fail(why, error, "E_CONNECT"); }
+
+void TunnelStream::on_connected(Socket backend) {
   stage_ = Stage::Open;
-  uv_tcp_t* backend = dialer_.tcp_in_loop();  // read and written through libuv from now on
-  backend->data = this;
-  const auto& send = decision_.action->send_proxy;
+  backend_ = std::move(backend);
+  backend_.tell(*this);
+  const auto& send = record_.decision.action->send_proxy;
   if (send.version != ProxyVersion::None) {
     ProxyTlvs tlvs;
     tlvs.authority = meta_.name;
-    write_to_backend(write_proxy_header(send, reinterpret_cast<const sockaddr*>(&address_), tunnel_.client_address(), tlvs));
+    queue_for_backend(write_proxy_header(send, record_.client.get(), tunnel_.client_address().get(), tlvs));
   }
-  if (!pending_.empty()) write_to_backend(std::move(pending_));
+  if (!pending_.empty()) queue_for_backend(std::move(pending_));
   pending_.clear();
+  if (stage_ != Stage::Open) return;  // writing failed
   if (holding_) {
     holding_ = false;
     tunnel_.hold_reading(false);
   }
-  if (peer_ended_) {
-    shutdown_req_.data = this;
-    uv_shutdown(&shutdown_req_, stream_of(backend), on_shutdown);
-  }
-  update_backend_reading();
+  flush_to_backend();
+  if (stage_ == Stage::Open) read_backend();
 }
 
-void TunnelStream::write_to_backend(std::string&& bytes) {
+void TunnelStream::on_ready(Socket&) {
+  if (stage_ != Stage::Open) return;
+  flush_to_backend();
+  if (stage_ == Stage::Open) read_backend();
+}
+
+void TunnelStream::queue_for_backend(std::string&& bytes) {
   if (bytes.empty()) return;
-  auto* w = new Write;
-  w->bytes = std::move(bytes);
-  w->stream = this;
-  w->req.data = w;
-  uv_buf_t buf = uv_buf_init(w->bytes.data(), static_cast<unsigned>(w->bytes.size()));
-  queued_ += w->bytes.size();
-  if (uv_write(&w->req, stream_of(dialer_.tcp()), &buf, 1, on_written) < 0) {
-    queued_ -= w->bytes.size();
-    delete w;
-    fail(CloseReason::BackendError, UV_EPIPE, "E_WRITE");
-    return;
-  }
+  queued_ += bytes.size();
+  to_backend_.push_back(std::move(bytes));
+  flush_to_backend();
+  if (stage_ != Stage::Open) return;
   std::size_t limit = tunnel_.demux().demux.max_stream_buffer;
   if (!asked_pause_ && queued_ > limit) {
     asked_pause_ = true;  // ask the client to stop sending for this stream
-    tunnel_.send(Kind::Pause, meta_, std::to_string(bytes_up_));
+    tunnel_.send(Kind::Pause, meta_, std::to_string(record_.bytes_up));
   }
   if (!holding_ && queued_ > 4 * limit) {
     holding_ = true;  // it did not: stop reading the tunnel until this stream drains
@@ -170,69 +154,72 @@ void TunnelStream::write_to_backend(std::string&& bytes) {
   }
 }
 
-void TunnelStream::on_written(uv_write_t* req, int status) {
-  auto* w = static_cast<Write*>(req->data);
-  TunnelStream* self = w->stream;
-  self->queued_ -= w->bytes.size();
-  delete w;
-  if (status == UV_ECANCELED || self->stage_ == Stage::Closing) return;
-  if (status < 0) {
-    self->fail(status == UV_ECONNRESET ? CloseReason::BackendReset : CloseReason::BackendError, status, "E_WRITE");
-    return;
+void TunnelStream::flush_to_backend() {
+  while (!to_backend_.empty() && backend_.may_write()) {
+    const std::string& front = to_backend_.front();
+    ssize_t n = backend_.write(front.data() + written_, front.size() - written_);
+    if (n == -EAGAIN) return;  // on at the next writable edge
+    if (n < 0) {
+      fail(n == -ECONNRESET || n == -EPIPE ? CloseReason::BackendReset : CloseReason::BackendError, static_cast<int>(n),
+           "E_WRITE");
+      return;
+    }
+    written_ += static_cast<std::size_t>(n);
+    queued_ -= static_cast<std::size_t>(n);
+    if (written_ == front.size()) {
+      to_backend_.pop_front();
+      written_ = 0;
+    }
   }
-  std::size_t limit = self->tunnel_.demux().demux.max_stream_buffer;
-  if (self->holding_ && self->queued_ <= limit) {
-    self->holding_ = false;
-    self->tunnel_.hold_reading(false);
+  std::size_t limit = tunnel_.demux().demux.max_stream_buffer;
+  if (holding_ && queued_ <= limit) {
+    holding_ = false;
+    tunnel_.hold_reading(false);
   }
-  if (self->asked_pause_ && self->queued_ <= limit / 2) {
-    self->asked_pause_ = false;
-    self->tunnel_.send(Kind::Resume, self->meta_, std::to_string(self->bytes_up_));
+  if (asked_pause_ && queued_ <= limit / 2) {
+    asked_pause_ = false;
+    tunnel_.send(Kind::Resume, meta_, std::to_string(record_.bytes_up));
   }
-}
-
-void TunnelStream::update_backend_reading() {
-  if (stage_ != Stage::Open) return;
-  bool want = !peer_paused_ && !throttled_;
-  if (want == reading_) return;
-  reading_ = want;
-  if (want) uv_read_start(stream_of(dialer_.tcp()), on_alloc, on_read);
-  else uv_read_stop(stream_of(dialer_.tcp()));
-}
-
-void TunnelStream::on_alloc(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
-  auto& pool = static_cast<TunnelStream*>(handle->data)->tunnel_.worker().relay_pool();
-  *buf = uv_buf_init(pool.take(), static_cast<unsigned>(pool.buffer_size()));
-}
-
-void TunnelStream::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-  auto* self = static_cast<TunnelStream*>(stream->data);
-  if (nread > 0) {
-    self->bytes_down_ += static_cast<std::uint64_t>(nread);
-    self->tunnel_.send(Kind::Data, self->meta_, {buf->base, static_cast<std::size_t>(nread)});
-  }
-  self->tunnel_.worker().relay_pool().give(buf->base);
-  if (nread == UV_EOF) {
-    // The backend finished: so does the stream (M-PROXY has no half-close).
-    self->tunnel_.send(Kind::End, self->meta_, "");
-    self->close(CloseReason::Done, false);
-  } else if (nread < 0) {
-    self->fail(nread == UV_ECONNRESET ? CloseReason::BackendReset : CloseReason::BackendError, static_cast<int>(nread),
-               "E_READ");
+  if (to_backend_.empty() && peer_ended_ && !backend_shut_) {
+    // The client is done sending: a FIN after the last byte; the backend's answer still comes back.
+    backend_shut_ = true;
+    backend_.shut_write();
   }
 }
 
-void TunnelStream::on_shutdown(uv_shutdown_t*, int) {}
+void TunnelStream::read_backend() {
+  BufferPool& pool = tunnel_.worker().relay_pool();
+  for (int reads = 0; reads < kReadsPerTurn; ++reads) {
+    if (stage_ != Stage::Open || !wants_to_read() || !backend_.may_read()) return;
+    char* buffer = pool.take();
+    ssize_t n = backend_.read(buffer, pool.buffer_size());
+    if (n > 0) {
+      record_.bytes_down += static_cast<std::uint64_t>(n);
+      tunnel_.send(Kind::Data, meta_, {buffer, static_cast<std::size_t>(n)});
+    }
+    pool.give(buffer);
+    if (n == -EAGAIN) return;
+    if (n == 0) {
+      // The backend finished: so does the stream (M-PROXY has no half-close).
+      tunnel_.send(Kind::End, meta_, "");
+      close(CloseReason::Done, false);
+      return;
+    }
+    if (n < 0) {
+      fail(n == -ECONNRESET ? CloseReason::BackendReset : CloseReason::BackendError, static_cast<int>(n), "E_READ");
+      return;
+    }
+  }
+  backend_.report_again();  // out of turns: told again at the next turn if bytes still wait
+}
 
 void TunnelStream::peer_end() {
   peer_ended_ = true;
   if (stage_ == Stage::Detecting) {
     auto bytes = passthru::sdk::ByteSpan(reinterpret_cast<const std::uint8_t*>(pending_.data()), pending_.size());
-    decide(detection_.advance(bytes, true, false, reinterpret_cast<const sockaddr*>(&address_)));
+    decide(detection_.advance(bytes, true, false, record_.client.get()));
   } else if (stage_ == Stage::Open) {
-    // The client is done sending: a FIN after the last byte; the backend's answer still comes back.
-    shutdown_req_.data = this;
-    uv_shutdown(&shutdown_req_, stream_of(dialer_.tcp()), on_shutdown);
+    flush_to_backend();
   }
 }
 
@@ -240,54 +227,38 @@ void TunnelStream::peer_error() { close(CloseReason::ClientReset, true); }
 
 void TunnelStream::peer_pause(bool pause) {
   peer_paused_ = pause;
-  update_backend_reading();
+  read_backend();
 }
 
 void TunnelStream::throttle(bool full) {
   throttled_ = full;
-  update_backend_reading();
+  read_backend();
 }
 
-void TunnelStream::fail(CloseReason reason, int status, const char* code) {
-  last_error_ = status;
-  std::string body = std::string(R"({"message":")") + uv_strerror(status) + R"(","code":")" + code + "\"}";
+void TunnelStream::fail(CloseReason why, int error, const char* code) {
+  record_.error = error;
+  std::string body = std::string(R"({"message":")") + uv_strerror(error) + R"(","code":")" + code + "\"}";
   tunnel_.send(Kind::Error, meta_, body);
-  close(reason, true);
+  close(why, true);
 }
 
-void TunnelStream::close(CloseReason reason, bool reset) {
-  if (stage_ == Stage::Closing) return;
-  if (reason_ == CloseReason::Done) reason_ = reason;
-  stage_ = Stage::Closing;
+void TunnelStream::close(CloseReason why, bool reset) {
+  if (stage_ == Stage::Ended) return;
+  stage_ = Stage::Ended;
+  record_.end = why;
   if (holding_) {
     holding_ = false;
     tunnel_.hold_reading(false);
   }
-  log_end();
-  dialer_.close(reset);  // on_dialer_closed() follows, perhaps at once: nothing may follow this
+  connector_.cancel();
+  backend_.close(reset);
+  to_backend_.clear();
+  log_access(record_);
+  tunnel_.stream_ended(this);
+  deadline_.close();
+  lifeline_.let_go();  // on_released() follows from a loop callback
 }
 
-void TunnelStream::on_dialer_closed() { tunnel_.stream_closed(this); }
-
-void TunnelStream::log_end() const {
-  if (!spdlog::should_log(spdlog::level::info)) return;
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
-  std::string line = "client=" + format_address(reinterpret_cast<const sockaddr*>(&address_)) +
-                     " via=" + format_address(tunnel_.client_address()) + " stream=" + meta_.id();
-  line += std::string(" protocol=") + (decision_.protocol ? decision_.protocol->name.c_str() : "-");
-  if (decision_.kind == Decision::Kind::ServerCatchall)
-    line += std::string(" rule=CATCHALL fallback=") + to_token(decision_.fallback);
-  else if (decision_.action)
-    line += " rule=\"" + decision_.action->rule + "\"";
-  line += decision_.facts.to_log();
-  if (decision_.action && decision_.action->kind == ActionKind::Forward)
-    line += " action=FORWARD target=" + decision_.action->to.to_string();
-  else if (decision_.kind != Decision::Kind::Pending)
-    line += " action=REJECT";
-  line += " bytes_up=" + std::to_string(bytes_up_) + " bytes_down=" + std::to_string(bytes_down_) +
-          " duration_ms=" + std::to_string(ms.count()) + " end=" + token(reason_);
-  if (last_error_) line += std::string(" error=") + uv_err_name(last_error_);
-  spdlog::info("{}", line);
-}
+void TunnelStream::on_released() { tunnel_.stream_released(this); }
 
 }  // namespace passthru::core

@@ -1,26 +1,30 @@
 // TunnelStream: one client stream inside an M-PROXY tunnel, routed as if that client had
 // connected directly: by the MPROXY table's NAME/SERVICE/SERVICEPORT rules on its metadata, else
 // by the listener's other protocols sniffing its first data (TLS SNI, HTTP Host, SSH…), else by
-// the server CATCHALL. It connects to the chosen backend with a Dialer and relays both ways:
-// the tunnel's data messages to the backend, the backend's bytes back as data messages.
+// the server CATCHALL. It connects to the chosen backend with a Connector, then owns the
+// backend's socket and relays both ways: the tunnel's data messages to the backend, the
+// backend's bytes back as data messages. It logs one access line when it ends and is deleted
+// by its tunnel once its Lifeline says every handle has closed.
 #pragma once
 
-#include <uv.h>
-
-#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <string>
 
 #include "../router/detection.hpp"
+#include "access_log.hpp"
 #include "codec/mproxy_codec.hpp"
 #include "close_reason.hpp"
-#include "dialer.hpp"
+#include "connector.hpp"
+#include "deadline.hpp"
+#include "lifeline.hpp"
+#include "socket.hpp"
 
 namespace passthru::core {
 
 class Tunnel;
 
-class TunnelStream final : private Dialer::Owner {
+class TunnelStream final : private Lifeline::Owner, private Connector::Owner, private Socket::Watcher {
  public:
   TunnelStream(Tunnel& tunnel, passthru::mproxy::Meta meta);
   TunnelStream(const TunnelStream&) = delete;
@@ -29,7 +33,7 @@ class TunnelStream final : private Dialer::Owner {
   /// Chooses a rule from the stream's metadata, if the MPROXY table has one for it.
   void start();
   /// The tunnel's key for this stream: "family,address,port".
-  [[nodiscard]] std::string id() const { return meta_.id(); }
+  [[nodiscard]] const std::string& id() const noexcept { return record_.stream; }
   /// What the tunnel's client sent for this stream.
   void data(std::string&& body);
   void peer_end();
@@ -37,47 +41,42 @@ class TunnelStream final : private Dialer::Owner {
   void peer_pause(bool pause);
   /// The tunnel's connection is full (true) or has room again (false).
   void throttle(bool full);
-  /// Ends the stream now (the tunnel is closing); reset the backend if `reset`.
-  void close(CloseReason reason, bool reset);
+  /// Ends the stream now; reset the backend if `reset`.
+  void close(CloseReason why, bool reset);
 
  private:
-  enum class Stage : std::uint8_t { Detecting, Dialing, Open, Closing };
-  struct Write;
+  enum class Stage : std::uint8_t { Detecting, Connecting, Open, Ended };
 
   void decide(const Decision& decision);
-  void on_dialed(int status) override;
-  void on_dialer_closed() override;
-  void write_to_backend(std::string&& bytes);
-  void update_backend_reading();
-  static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
-  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
-  static void on_written(uv_write_t* req, int status);
-  static void on_shutdown(uv_shutdown_t* req, int status);
-  void fail(CloseReason reason, int status, const char* code);
-  void log_end() const;
+  void on_connected(Socket backend) override;
+  void on_connect_failed(CloseReason why, int error) override;
+  void on_ready(Socket& socket) override;
+  void on_released() override;
+  void queue_for_backend(std::string&& bytes);
+  void flush_to_backend();
+  void read_backend();
+  void fail(CloseReason why, int error, const char* code);
+  [[nodiscard]] bool wants_to_read() const noexcept { return !peer_paused_ && !throttled_; }
 
   Tunnel& tunnel_;
   passthru::mproxy::Meta meta_;
-  sockaddr_storage address_{};  ///< the stream's client, from its metadata
   Stage stage_ = Stage::Detecting;
-  CloseReason reason_ = CloseReason::Done;
-  int last_error_ = 0;
-  std::chrono::steady_clock::time_point started_;
+  AccessRecord record_;
+  Lifeline lifeline_{*this};
+  Deadline deadline_;
+  Connector connector_;
+  Socket backend_;
   Detection detection_;
-  Decision decision_;
-  std::string pending_;  ///< bytes received before the backend is connected
-  Dialer dialer_;
-  bool dialing_ = false;
+  std::string pending_;                ///< bytes received before the backend is connected
+  std::deque<std::string> to_backend_;  ///< bytes on their way to the backend
+  std::size_t written_ = 0;            ///< of to_backend_.front()
+  std::size_t queued_ = 0;             ///< bytes in to_backend_ not yet written
   bool peer_ended_ = false;
   bool peer_paused_ = false;
   bool throttled_ = false;
-  bool reading_ = false;
   bool asked_pause_ = false;  ///< we sent `pause` for this stream
   bool holding_ = false;      ///< we asked the tunnel to stop reading
-  std::size_t queued_ = 0;    ///< bytes written to the backend and not yet taken
-  std::uint64_t bytes_up_ = 0;
-  std::uint64_t bytes_down_ = 0;
-  uv_shutdown_t shutdown_req_{};
+  bool backend_shut_ = false;
 };
 
 }  // namespace passthru::core

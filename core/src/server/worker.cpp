@@ -2,8 +2,10 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <stdexcept>
 
 #include "connection.hpp"
@@ -15,6 +17,9 @@ constexpr std::size_t kRelayBufferSize = 64 * 1024;  // one read's worth
 constexpr std::size_t kRelayBuffersKept = 256;
 constexpr std::size_t kPipesKept = 16;
 constexpr std::size_t kSniffBuffersKept = 64;
+// Out of descriptors, accepting waits this long before it tries again: connections already
+// held go on being served meanwhile, and new ones wait in the listen queue.
+constexpr std::uint64_t kDescriptorBackoffMs = 100;
 
 // Pipes take two descriptors each, which connections need too: a worker makes no more than a
 // sixteenth of the process's limit (an eighth of its descriptors); relays copy beyond that.
@@ -23,35 +28,48 @@ std::size_t pipe_limit() {
   if (getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur == RLIM_INFINITY) return 4096;
   return std::max<std::size_t>(kPipesKept, static_cast<std::size_t>(files.rlim_cur / 16));
 }
+
+uv_handle_t* handle(void* h) { return static_cast<uv_handle_t*>(h); }
 }  // namespace
 
-Worker::Worker(const Config& config, const std::vector<int>& listen_fds,
-               const std::vector<std::string>& names)
+Worker::Worker(const Config& config, const std::vector<int>& listen_fds, const std::vector<std::string>& names)
     : relay_pool_(kRelayBufferSize, kRelayBuffersKept), pipe_pool_(kPipesKept, pipe_limit()) {
-  uv_loop_init(&loop_);
-  relay_poller_ = std::make_unique<RelayPoller>(&loop_);
-  uv_async_init(&loop_, &stop_, on_stop);
+  if (int status = uv_loop_init(&loop_); status < 0) {
+    for (int fd : listen_fds) ::close(fd);
+    throw std::runtime_error(std::string("cannot make an event loop: ") + uv_strerror(status));
+  }
+  uv_async_init(&loop_, &stop_, on_stop);  // an eventfd made by uv_loop_init: cannot fail here
   stop_.data = this;
-  for (std::size_t i = 0; i < listen_fds.size(); ++i) {
-    auto listener = std::make_unique<Listener>();
-    listener->worker = this;
-    listener->server = &config.servers[i];
-    listener->name = names[i];
-    listener->sniff_pool = std::make_unique<BufferPool>(config.servers[i].max_sniff_bytes, kSniffBuffersKept);
-    uv_tcp_init(&loop_, &listener->handle);
-    listener->handle.data = listener.get();
-    int status = uv_tcp_open(&listener->handle, listen_fds[i]);
-    if (status == 0)
-      status = uv_listen(reinterpret_cast<uv_stream_t*>(&listener->handle), SOMAXCONN, on_connection);
-    if (status < 0)
-      throw std::runtime_error("cannot listen on " + config.servers[i].key + ": " + uv_strerror(status));
-    listeners_.push_back(std::move(listener));
+  // From here on a failure closes what was opened (on_stop) before throwing.
+  try {
+    event_set_ = std::make_unique<EventSet>(&loop_);
+    for (std::size_t i = 0; i < listen_fds.size(); ++i) {
+      auto& listener = *listeners_.emplace_back(std::make_unique<Listener>());
+      listener.fd = listen_fds[i];
+      listener.worker = this;
+      listener.server = &config.servers[i];
+      listener.name = names[i];
+      listener.sniff_pool = std::make_unique<BufferPool>(config.servers[i].max_sniff_bytes, kSniffBuffersKept);
+      uv_timer_init(&loop_, &listener.backoff);
+      listener.backoff.data = &listener;
+      int status = uv_poll_init(&loop_, &listener.poll, listener.fd);
+      if (status < 0) throw std::runtime_error("cannot listen on " + config.servers[i].key + ": " + uv_strerror(status));
+      listener.poll_open = true;
+      listener.poll.data = &listener;
+      uv_poll_start(&listener.poll, UV_READABLE, on_acceptable);
+    }
+  } catch (...) {
+    for (std::size_t i = listeners_.size(); i < listen_fds.size(); ++i) ::close(listen_fds[i]);
+    on_stop(&stop_);
+    uv_run(&loop_, UV_RUN_NOWAIT);
+    uv_loop_close(&loop_);
+    throw;
   }
 }
 
 Worker::~Worker() {
   // Every handle was closed by on_stop; run once more in case run() was never called.
-  relay_poller_->close();
+  if (!stopping_) on_stop(&stop_);
   uv_run(&loop_, UV_RUN_NOWAIT);
   if (uv_loop_close(&loop_) != 0) spdlog::warn("an event loop closed with handles still open");
 }
@@ -72,26 +90,63 @@ void Worker::remove(Connection* connection) noexcept {
   if (connection->next) connection->next->previous = connection->previous;
 }
 
-void Worker::on_connection(uv_stream_t* server, int status) {
-  auto* listener = static_cast<Listener*>(server->data);
-  if (status < 0) {
-    spdlog::warn("listener={} accept failed: {} ({})", listener->name, uv_err_name(status),
-                 uv_strerror(status));
+void Worker::on_acceptable(uv_poll_t* poll, int status, int) {
+  auto* listener = static_cast<Listener*>(poll->data);
+  if (status < 0) return;  // a listening socket does not fail; the next wake-up says again
+  listener->worker->accept_one(*listener);
+}
+
+void Worker::accept_one(Listener& listener) {
+  // One connection a wake-up, as nginx does by default: the loop's epoll is level-triggered, so
+  // a listener with more waiting wakes it again at once, and no accept4 is spent on EAGAIN.
+  sockaddr_storage peer{};
+  socklen_t length = sizeof peer;
+  int fd = accept4(listener.fd, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd >= 0) {
+    if (listener.refused_for_descriptors > 0) {
+      spdlog::warn("listener={} accepting again after running out of descriptors", listener.name);
+      listener.refused_for_descriptors = 0;
+    }
+    Connection::start(*this, listener, fd, peer);
     return;
   }
-  Connection::accept(*listener->worker, *listener);
+  int error = errno;
+  if (error == EMFILE || error == ENFILE) {
+    // Out of descriptors: the connection stays in the listen queue. Accepting again at once would
+    // spin on the same error; wait, serving the connections already held, and try again.
+    if (listener.refused_for_descriptors++ == 0)
+      spdlog::warn("listener={} out of descriptors ({}): accepting paused, retried every {} ms", listener.name,
+                   uv_err_name(-error), kDescriptorBackoffMs);
+    uv_poll_stop(&listener.poll);
+    uv_timer_start(&listener.backoff, on_backoff_over, kDescriptorBackoffMs, 0);
+    return;
+  }
+  // EAGAIN (another worker took it), ECONNABORTED (the client gave up first), EINTR: nothing to do.
+  if (error != EAGAIN && error != ECONNABORTED && error != EINTR)
+    spdlog::warn("listener={} accept failed: {} ({})", listener.name, uv_err_name(-error), uv_strerror(-error));
+}
+
+void Worker::on_backoff_over(uv_timer_t* timer) {
+  auto* listener = static_cast<Listener*>(timer->data);
+  if (!listener->worker->stopping_) uv_poll_start(&listener->poll, UV_READABLE, on_acceptable);
 }
 
 void Worker::on_stop(uv_async_t* async) {
   auto* self = static_cast<Worker*>(async->data);
-  for (auto& listener : self->listeners_) uv_close(reinterpret_cast<uv_handle_t*>(&listener->handle), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&self->stop_), nullptr);
+  if (self->stopping_) return;
+  self->stopping_ = true;
+  for (auto& listener : self->listeners_) {
+    if (listener->poll_open) uv_close(handle(&listener->poll), nullptr);
+    uv_close(handle(&listener->backoff), nullptr);
+    ::close(listener->fd);
+  }
+  uv_close(handle(&self->stop_), nullptr);
   for (Connection* c = self->connections_; c;) {
-    Connection* next = c->next;  // shutdown() may not unlink at once, but it may later
+    Connection* next = c->next;  // shutdown() unlinks it later, from a loop callback
     c->shutdown();
     c = next;
   }
-  self->relay_poller_->close();  // every relay has stopped
+  if (self->event_set_) self->event_set_->close();  // every connection socket is closed
 }
 
 }  // namespace passthru::core

@@ -1,0 +1,75 @@
+// Connector: reaches a backend Endpoint without blocking the loop. A host name is resolved on
+// libuv's thread pool; every address is tried in turn, each within the connect timeout. It
+// owns the backend socket while connecting (watched in the worker's EventSet, so the connect's
+// outcome comes from epoll alone) and hands the connected socket to its owner, which owns it
+// from then on. Used by client connections and by each stream of an M-PROXY tunnel.
+// It borrows its owner's Deadline for the timeout and Lifeline for the resolve in flight.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+
+#include "../config/endpoint.hpp"
+#include "close_reason.hpp"
+#include "deadline.hpp"
+#include "lifeline.hpp"
+#include "socket.hpp"
+
+namespace passthru::core {
+
+class EventSet;
+
+class Connector final : private Socket::Watcher, private Deadline::Expiry {
+ public:
+  class Owner {
+   public:
+    /// The backend accepted: `backend` is connected, watched, with TCP_NODELAY; it is the
+    /// owner's now (tell() it where its events go).
+    virtual void on_connected(Socket backend) = 0;
+    /// No address accepted in time: why (ResolveFailed, ConnectFailed, ConnectTimeout,
+    /// OutOfDescriptors), and the last error as a negated errno or libuv code.
+    virtual void on_connect_failed(CloseReason why, int error) = 0;
+
+   protected:
+    ~Owner() = default;
+  };
+
+  Connector(Owner& owner, uv_loop_t* loop, EventSet& events, Deadline& deadline, Lifeline& lifeline) noexcept
+      : owner_(&owner), loop_(loop), events_(&events), deadline_(&deadline), lifeline_(&lifeline) {}
+  Connector(const Connector&) = delete;
+  Connector& operator=(const Connector&) = delete;
+  ~Connector();
+
+  /// Starts connecting to `to` (which must outlive the connector).
+  void connect(const Endpoint& to, std::uint32_t timeout_ms);
+  /// Gives up: closes the socket being connected; a resolve in flight is cancelled (its
+  /// callback still comes, through the owner's Lifeline). The owner hears nothing more.
+  void cancel() noexcept;
+
+ private:
+  static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* result);
+  void on_ready(Socket& socket) override;
+  void on_deadline() override;
+  void try_next();
+  void retry(int error);
+  void fail(CloseReason why, int error);
+
+  Owner* owner_;
+  uv_loop_t* loop_;
+  EventSet* events_;
+  Deadline* deadline_;
+  Lifeline* lifeline_;
+  const Endpoint* to_ = nullptr;
+  std::uint32_t timeout_ms_ = 0;
+  Socket socket_;  ///< the attempt in progress
+  uv_getaddrinfo_t resolve_{};
+  addrinfo* addresses_ = nullptr;
+  addrinfo* next_address_ = nullptr;
+  int last_error_ = -ECONNREFUSED;
+  bool literal_tried_ = false;
+  bool resolving_ = false;
+  bool active_ = false;  ///< connecting, and the owner wants to hear of it
+};
+
+}  // namespace passthru::core
