@@ -34,6 +34,7 @@ void Socket::take(Socket& other) noexcept {
   may_read_ = other.may_read_;
   may_write_ = other.may_write_;
   error_seen_ = other.error_seen_;
+  hang_up_seen_ = other.hang_up_seen_;
   if (watched_) events_->moved(fd_, *this);
 }
 
@@ -52,12 +53,16 @@ void Socket::on_events(std::uint32_t events) {
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) may_read_ = true;
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) may_write_ = true;
   if (events & EPOLLERR) error_seen_ = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) hang_up_seen_ = true;
   watcher_->on_ready(*this);
 }
 
 ssize_t Socket::read(void* into, std::size_t size) noexcept {
   ssize_t n = retried([&] { return ::read(fd_, into, size); });
-  if (n == -EAGAIN) may_read_ = false;
+  // A read that got less than it asked for emptied the socket: bytes that come later raise a
+  // new edge, so the read that would only say EAGAIN is spared (as nginx does). Not so once
+  // the peer's FIN is on record: the EOF is read next, and no edge would announce it again.
+  if (n == -EAGAIN || (n > 0 && static_cast<std::size_t>(n) < size && !hang_up_seen_)) may_read_ = false;
   return n;
 }
 

@@ -64,7 +64,8 @@ class Socket {
   /// Set when the socket was readable before it was watched (bytes came while being accepted).
   void assume_readable() noexcept { may_read_ = true; }
 
-  /// read(2): bytes read, 0 at EOF, or a negated errno (EAGAIN clears may_read()).
+  /// read(2): bytes read, 0 at EOF, or a negated errno. EAGAIN clears may_read(), and so does
+  /// a short read before the peer's FIN was announced.
   ssize_t read(void* into, std::size_t size) noexcept;
   /// write(2): bytes written or a negated errno (EAGAIN clears may_write()).
   ssize_t write(const void* from, std::size_t size) noexcept;
@@ -94,6 +95,7 @@ class Socket {
   bool may_read_ = false;
   bool may_write_ = false;
   bool error_seen_ = false;
+  bool hang_up_seen_ = false;  ///< the peer's FIN (or an error) was announced
 };
 
 }  // namespace passthru::core
