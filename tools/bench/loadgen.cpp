@@ -12,6 +12,10 @@
 //       N long connections: send the hello, then push or pull bytes as fast as they go.
 //   loadgen idle     --target HOST:PORT --hello FILE --connections N --hold S
 //       opens N connections, each gets its answer, prints "ready", holds them S seconds idle.
+//   loadgen tunnel-push --target HOST:PORT --hello FILE --streams N --seconds S   (to a sink)
+//   loadgen tunnel-pull --target HOST:PORT --hello FILE --streams N --seconds S   (from a source)
+//       one M-PROXY tunnel carrying N streams named bench.example, each sending the hello as its
+//       first data, then pushing data messages of 64 KiB or pulling what comes back.
 // Each load mode prints one line of JSON with what it measured.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -262,6 +266,65 @@ int run_stream(std::map<std::string, std::string>& opt, const std::string& hello
   return 0;
 }
 
+/// One M-PROXY message (proxy-packer's framing): 0xFE, the header's length, the header, the body.
+std::string mproxy_message(const std::string& header, const std::string& body) {
+  return std::string(1, '\xFE') + static_cast<char>(header.size()) + header + body;
+}
+
+int run_tunnel(std::map<std::string, std::string>& opt, const std::string& hello, bool push) {
+  sockaddr_in target = address(opt["--target"]);
+  int streams = std::stoi(opt["--streams"]);
+  double duration = std::stod(opt["--seconds"]);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&target), sizeof target) < 0) {
+    std::perror("connect");
+    return 1;
+  }
+  auto stream_header = [](int i, std::size_t length, const char* kind) {
+    return "IPv4,10.9.0." + std::to_string(1 + i) + ",5000," + std::to_string(length) + "," + kind +
+           ",443,bench.example";
+  };
+  std::string opening = mproxy_message(",,,2,control", "[]");
+  for (int i = 0; i < streams; ++i)
+    opening += mproxy_message(stream_header(i, 0, "connection") + ",tcp", "") +
+               mproxy_message(stream_header(i, hello.size(), "tcp"), hello);
+  if (send(fd, opening.data(), opening.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(opening.size())) {
+    std::perror("send");
+    return 1;
+  }
+  constexpr std::size_t kBody = 64 * 1024;
+  std::vector<std::string> frames;  // one data message per stream, sent round and round
+  for (int i = 0; i < streams; ++i) frames.push_back(mproxy_message(stream_header(i, kBody, "tcp"), std::string(kBody, 'b')));
+  std::vector<char> buffer(256 * 1024);
+  std::uint64_t bytes = 0;
+  std::size_t frame = 0, offset = 0;
+  auto begin = Clock::now();
+  timeval tick{0, 50000};  // blocking calls, woken now and then to look at the clock
+  setsockopt(fd, SOL_SOCKET, push ? SO_SNDTIMEO : SO_RCVTIMEO, &tick, sizeof tick);
+  while (seconds_since(begin) < duration) {
+    if (push) {
+      const std::string& f = frames[frame];
+      ssize_t r = send(fd, f.data() + offset, f.size() - offset, MSG_NOSIGNAL);
+      if (r <= 0) continue;
+      offset += static_cast<std::size_t>(r);
+      bytes += static_cast<std::uint64_t>(r);
+      if (offset == f.size()) {
+        offset = 0;
+        frame = (frame + 1) % frames.size();
+      }
+    } else {
+      ssize_t r = read(fd, buffer.data(), buffer.size());
+      if (r > 0) bytes += static_cast<std::uint64_t>(r);
+      else if (r == 0) break;
+    }
+  }
+  double elapsed = seconds_since(begin);
+  close(fd);
+  std::printf("{\"streams\":%d,\"bytes\":%llu,\"seconds\":%.3f,\"gbit_per_s\":%.3f}\n", streams,
+              static_cast<unsigned long long>(bytes), elapsed, bytes * 8 / elapsed / 1e9);
+  return 0;
+}
+
 int run_idle(std::map<std::string, std::string>& opt, const std::string& hello) {
   sockaddr_in target = address(opt["--target"]);
   std::vector<int> fds = open_answered(target, hello, std::stoi(opt["--connections"]), true);
@@ -276,7 +339,7 @@ int run_idle(std::map<std::string, std::string>& opt, const std::string& hello) 
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: loadgen backend|rate|push|pull|idle --option value ...\n");
+    std::fprintf(stderr, "usage: loadgen backend|rate|push|pull|idle|tunnel-push|tunnel-pull --option value ...\n");
     return 2;
   }
   std::string mode = argv[1];
@@ -292,6 +355,8 @@ int main(int argc, char** argv) {
   if (mode == "push") return run_stream(opt, hello, true);
   if (mode == "pull") return run_stream(opt, hello, false);
   if (mode == "idle") return run_idle(opt, hello);
+  if (mode == "tunnel-push") return run_tunnel(opt, hello, true);
+  if (mode == "tunnel-pull") return run_tunnel(opt, hello, false);
   std::fprintf(stderr, "loadgen: unknown mode %s\n", mode.c_str());
   return 2;
 }

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
@@ -18,6 +19,12 @@ constexpr std::size_t kOutputHigh = 1024 * 1024;  // stop the streams' backends 
 constexpr std::size_t kOutputLow = 256 * 1024;    // and start them again below this
 constexpr int kReadsPerTurn = 4;                  // then let other connections have their turn
 constexpr int kPartsPerWrite = 16;                // messages given to one writev
+// A data body with at least this much still to come is spliced from the client to its backend;
+// a shorter one is read with the messages around it, which one read(2) takes in at once.
+constexpr std::size_t kSpliceBodyAtLeast = 16 * 1024;
+// While bodies come in bulk, a read between messages takes no more than a header can be (the
+// version byte, the length byte, 255 bytes of header), so that the body after it is spliced.
+constexpr std::size_t kHeaderAtMost = 2 + passthru::mproxy::kMaxHeader;
 
 CloseReason read_failure(ssize_t error) {
   return error == -ECONNRESET ? CloseReason::ClientReset : CloseReason::ClientError;
@@ -61,8 +68,10 @@ void Tunnel::read_available() {
   BufferPool& pool = worker_.relay_pool();
   for (int reads = 0; reads < kReadsPerTurn; ++reads) {
     if (finished_ || closing_ || holds_ > 0 || !client_.may_read()) return;
+    if (splice_body()) continue;
     char* buffer = pool.take();
-    ssize_t n = client_.read(buffer, pool.buffer_size());
+    std::size_t size = bulk_bodies_ && decoder_.idle() ? kHeaderAtMost : pool.buffer_size();
+    ssize_t n = client_.read(buffer, size);
     if (n > 0) received({buffer, static_cast<std::size_t>(n)});
     pool.give(buffer);
     if (n == -EAGAIN) return;
@@ -77,6 +86,36 @@ void Tunnel::read_available() {
     }
   }
   client_.report_again();  // out of turns: told again at the next turn if bytes still wait
+}
+
+bool Tunnel::splice_body() {
+  const passthru::mproxy::Message* message = decoder_.data_body_in_progress();
+  if (!message) return false;
+  bulk_bodies_ = body_length(*message) >= kSpliceBodyAtLeast;
+  if (!bulk_bodies_) return false;  // a long body is spliced to its end, however TCP cuts it
+  auto it = streams_.find(message->meta.id());
+  if (it == streams_.end()) return false;  // read, and answered E_NO_CONN, as usual
+  TunnelStream& stream = *it->second;
+  using Readiness = TunnelStream::SpliceReadiness;
+  Readiness ready = stream.splice_readiness();
+  if (ready == Readiness::Now) {
+    if (std::string part = decoder_.take_partial_body(); !part.empty()) {
+      stream.data(std::move(part));  // what was read with the header goes first
+      ready = stream.splice_readiness();
+    }
+  }
+  if (ready == Readiness::Never) return false;
+  if (ready == Readiness::Later) return true;  // reading is held until the stream's pipe is out
+  ssize_t n = stream.take_spliced(client_, decoder_.body_left());
+  if (n > 0) {
+    bytes_in_ += static_cast<std::size_t>(n);
+    decoder_.skip_body(static_cast<std::size_t>(n));
+  } else if (n == 0) {
+    finish(CloseReason::Done, 0);  // the client's EOF, as in read_available
+  } else if (n != -EAGAIN) {
+    finish(read_failure(n), static_cast<int>(n));
+  }
+  return true;  // on in read_available, which looks at what this changed
 }
 
 void Tunnel::received(std::string_view bytes) {
@@ -149,39 +188,85 @@ void Tunnel::send(Kind kind, const passthru::mproxy::Meta& meta, std::string_vie
   }
   output_queued_ += packed->size();
   bytes_out_ += packed->size();
-  output_.push_back(std::move(*packed));
+  output_.push_back({std::move(*packed), nullptr, 0, {}});
   flush_output();
   if (!output_full_ && output_queued_ > kOutputHigh) throttle_streams(true);
 }
 
+bool Tunnel::send_piped(const passthru::mproxy::Meta& meta, KernelPipe* pipe, std::size_t length) {
+  if (closing_ || finished_) return false;
+  std::string error;
+  auto header = passthru::mproxy::pack_header(Kind::Data, meta, length, error);
+  if (!header) {
+    spdlog::warn("tunnel: cannot pack a data message: {}", error);
+    return false;
+  }
+  output_queued_ += header->size() + length;
+  bytes_out_ += header->size() + length;
+  output_.push_back({std::move(*header), pipe, length, meta.id()});
+  flush_output();
+  if (!output_full_ && output_queued_ > kOutputHigh) throttle_streams(true);
+  return true;
+}
+
 void Tunnel::flush_output() {
+  if (flushing_) return;  // a stream told below sent more: the loop there takes it
+  flushing_ = true;
+  std::vector<std::string> emptied = write_output();
+  flushing_ = false;
+  // Told after the loop: a stream told its pipe is free reads its backend and sends at once.
+  for (const std::string& id : emptied)
+    if (auto it = streams_.find(id); it != streams_.end()) it->second->piped_sent();
+  if (output_full_ && output_queued_ < kOutputLow) throttle_streams(false);
+}
+
+std::vector<std::string> Tunnel::write_output() {
+  std::vector<std::string> emptied;
+  PipePool& pipes = worker_.pipe_pool();
   while (!output_.empty() && client_.is_open() && client_.may_write()) {
-    iovec parts[kPartsPerWrite];
-    int count = 0;
-    for (auto it = output_.begin(); it != output_.end() && count < kPartsPerWrite; ++it, ++count) {
-      std::size_t skip = count == 0 ? output_written_ : 0;
-      parts[count] = {it->data() + skip, it->size() - skip};
+    Outgoing& front = output_.front();
+    ssize_t n;
+    if (output_written_ < front.bytes.size()) {
+      // Whole messages in one writev; one whose body waits in a pipe ends the batch.
+      iovec parts[kPartsPerWrite];
+      int count = 0;
+      for (auto it = output_.begin(); it != output_.end() && count < kPartsPerWrite; ++it) {
+        std::size_t skip = count == 0 ? output_written_ : 0;
+        parts[count++] = {it->bytes.data() + skip, it->bytes.size() - skip};
+        if (it->pipe) break;
+      }
+      n = client_.writev(parts, count);
+    } else {
+      n = client_.splice_from(front.pipe->read_fd, front.piped);  // the header is out: its body
     }
-    ssize_t n = client_.writev(parts, count);
     if (n == -EAGAIN) break;  // on at the next writable edge
     if (n < 0) {
       finish(n == -ECONNRESET || n == -EPIPE ? CloseReason::ClientReset : CloseReason::ClientError, static_cast<int>(n));
-      return;
+      break;
     }
     output_queued_ -= static_cast<std::size_t>(n);
     auto left = static_cast<std::size_t>(n);
-    while (left > 0) {
-      std::size_t rest = output_.front().size() - output_written_;
-      if (left < rest) {
-        output_written_ += left;
-        break;
+    while (!output_.empty()) {
+      Outgoing& out = output_.front();
+      std::size_t in_bytes = std::min(left, out.bytes.size() - output_written_);
+      output_written_ += in_bytes;
+      left -= in_bytes;
+      if (output_written_ < out.bytes.size()) break;
+      if (out.pipe) {
+        if (in_bytes == 0) {  // this call spliced from its pipe
+          out.piped -= left;
+          left = 0;
+        }
+        if (out.piped > 0) break;
+        pipes.give(out.pipe);
+        emptied.push_back(std::move(out.stream));
       }
-      left -= rest;
       output_.pop_front();
       output_written_ = 0;
+      if (left == 0) break;
     }
   }
-  if (output_full_ && output_queued_ < kOutputLow) throttle_streams(false);
+  return emptied;
 }
 
 void Tunnel::throttle_streams(bool full) {
@@ -232,6 +317,8 @@ void Tunnel::close(CloseReason why) {
   CloseReason stream_end = why == CloseReason::Shutdown ? CloseReason::Shutdown : CloseReason::TunnelClosed;
   for (TunnelStream* s : open_streams()) s->close(stream_end, true);  // which takes it out of the map
   client_.close();
+  for (Outgoing& out : output_)
+    if (out.pipe) worker_.pipe_pool().destroy(out.pipe);  // its bytes will never be delivered
   output_.clear();
 }
 

@@ -2,7 +2,8 @@
 // socket from the decision on, decodes the messages the client sends, and keeps one
 // TunnelStream per stream (keyed by "family,address,port"), each routed by the listener's rules
 // as if that client had connected directly; it packs what the streams' backends answer back
-// into the connection. Bounded both ways: when the connection cannot take more, every stream
+// into the connection. Bulk bodies are spliced both ways, small ones copied, as a plain relay
+// does. Bounded both ways: when the connection cannot take more, every stream
 // stops reading its backend; when a stream's backend cannot take more, the client is asked to
 // `pause` it and, past a hard limit, the tunnel stops reading. A protocol error ends the
 // tunnel; `end` and `error` end one stream. Streams hold the owning connection's Lifeline, so
@@ -21,6 +22,7 @@
 #include "codec/mproxy_codec.hpp"
 #include "lifeline.hpp"
 #include "passthru/sdk/bytes.hpp"
+#include "pipe_pool.hpp"
 #include "socket.hpp"
 
 namespace passthru::core {
@@ -60,6 +62,10 @@ class Tunnel final : private Socket::Watcher {
 
   // For the streams.
   void send(passthru::mproxy::Kind kind, const passthru::mproxy::Meta& meta, std::string_view body);
+  /// Sends a data message whose `length` bytes of body wait in `pipe` (spliced from the
+  /// stream's backend); the pipe is the tunnel's until written, then the stream is told
+  /// (TunnelStream::piped_sent). False if the header cannot be packed: the pipe stays the caller's.
+  bool send_piped(const passthru::mproxy::Meta& meta, KernelPipe* pipe, std::size_t length);
   /// The stream ended: it stays until its handles have closed (stream_released).
   void stream_ended(TunnelStream* stream);
   /// The stream's handles are closed: it is deleted. The tunnel may be gone when this returns.
@@ -76,7 +82,12 @@ class Tunnel final : private Socket::Watcher {
  private:
   void on_ready(Socket& socket) override;
   void read_available();
+  /// Splices the rest of a bulk data body straight to its stream's backend, when one is being
+  /// read and the stream can take it. Returns false to read through the decoder instead.
+  bool splice_body();
   void flush_output();
+  /// Writes what can be written now; returns the streams whose pipe was emptied.
+  std::vector<std::string> write_output();
   void received(std::string_view bytes);
   void dispatch(passthru::mproxy::Message&& message);
   void finish(CloseReason why, int error);
@@ -97,8 +108,18 @@ class Tunnel final : private Socket::Watcher {
   passthru::mproxy::Decoder decoder_;
   std::unordered_map<std::string, std::unique_ptr<TunnelStream>> streams_;
   std::unordered_map<TunnelStream*, std::unique_ptr<TunnelStream>> ended_;  ///< until released
-  std::deque<std::string> output_;     ///< packed messages not yet written to the client
-  std::size_t output_written_ = 0;     ///< bytes of output_.front() already written
+  /// A message on its way to the client: whole in `bytes`, or its header there and its body in
+  /// a pipe, to be spliced once the header is out.
+  struct Outgoing {
+    std::string bytes;
+    KernelPipe* pipe = nullptr;
+    std::size_t piped = 0;  ///< body bytes still in the pipe
+    std::string stream;     ///< whose body it is (told when the pipe is empty)
+  };
+  std::deque<Outgoing> output_;        ///< not yet written to the client, in order
+  std::size_t output_written_ = 0;     ///< bytes of output_.front().bytes already written
+  bool flushing_ = false;              ///< in flush_output(): a send only queues
+  bool bulk_bodies_ = false;           ///< the last data body was long enough to splice
   std::size_t output_queued_ = 0;      ///< bytes in output_ not yet written
   bool output_full_ = false;
   int holds_ = 0;  ///< streams whose backend queue is over its hard limit

@@ -142,7 +142,10 @@ void TunnelStream::queue_for_backend(std::string&& bytes) {
   queued_ += bytes.size();
   to_backend_.push_back(std::move(bytes));
   flush_to_backend();
-  if (stage_ != Stage::Open) return;
+  if (stage_ == Stage::Open) limit_queue();
+}
+
+void TunnelStream::limit_queue() {
   std::size_t limit = tunnel_.demux().demux.max_stream_buffer;
   if (!asked_pause_ && queued_ > limit) {
     asked_pause_ = true;  // ask the client to stop sending for this stream
@@ -154,8 +157,61 @@ void TunnelStream::queue_for_backend(std::string&& bytes) {
   }
 }
 
+TunnelStream::SpliceReadiness TunnelStream::splice_readiness() {
+  if (stage_ != Stage::Open || !to_backend_.empty() || peer_ended_) return SpliceReadiness::Never;
+  if (up_piped_ > 0) {
+    wait_for_pipe();
+    return SpliceReadiness::Later;
+  }
+  if (!up_pipe_) up_pipe_ = tunnel_.worker().pipe_pool().take();
+  return up_pipe_ ? SpliceReadiness::Now : SpliceReadiness::Never;
+}
+
+void TunnelStream::wait_for_pipe() {
+  if (!holding_for_pipe_) {
+    holding_for_pipe_ = true;
+    tunnel_.hold_reading(true);
+  }
+  if (!asked_pause_) {
+    asked_pause_ = true;  // its backend is slower than its client: say so
+    tunnel_.send(Kind::Pause, meta_, std::to_string(record_.bytes_up));
+  }
+}
+
+ssize_t TunnelStream::take_spliced(Socket& tunnel, std::size_t most) {
+  ssize_t n = tunnel.splice_to(up_pipe_->write_fd, std::min(most, up_pipe_->capacity));
+  if (n <= 0) return n;
+  up_piped_ = static_cast<std::size_t>(n);
+  queued_ += up_piped_;
+  record_.bytes_up += up_piped_;
+  flush_to_backend();
+  // What the backend could not take waits in the pipe. If more of this body follows, nothing
+  // else can be read before it: the tunnel waits for the backend, as a plain relay would.
+  if (stage_ == Stage::Open && up_piped_ > 0 && static_cast<std::size_t>(n) < most) wait_for_pipe();
+  return n;
+}
+
 void TunnelStream::flush_to_backend() {
-  while (!to_backend_.empty() && backend_.may_write()) {
+  while (up_piped_ > 0 && backend_.may_write()) {  // a spliced body goes before anything queued after it
+    ssize_t n = backend_.splice_from(up_pipe_->read_fd, up_piped_);
+    if (n == -EAGAIN) return;  // on at the next writable edge
+    if (n < 0) {
+      fail(n == -ECONNRESET || n == -EPIPE ? CloseReason::BackendReset : CloseReason::BackendError, static_cast<int>(n),
+           "E_WRITE");
+      return;
+    }
+    up_piped_ -= static_cast<std::size_t>(n);
+    queued_ -= static_cast<std::size_t>(n);
+  }
+  if (up_piped_ == 0 && up_pipe_) {
+    tunnel_.worker().pipe_pool().give(up_pipe_);  // empty: another connection may use it
+    up_pipe_ = nullptr;
+  }
+  if (up_piped_ == 0 && holding_for_pipe_) {
+    holding_for_pipe_ = false;
+    tunnel_.hold_reading(false);
+  }
+  while (up_piped_ == 0 && !to_backend_.empty() && backend_.may_write()) {
     const std::string& front = to_backend_.front();
     ssize_t n = backend_.write(front.data() + written_, front.size() - written_);
     if (n == -EAGAIN) return;  // on at the next writable edge
@@ -191,9 +247,11 @@ void TunnelStream::read_backend() {
   BufferPool& pool = tunnel_.worker().relay_pool();
   for (int reads = 0; reads < kReadsPerTurn; ++reads) {
     if (stage_ != Stage::Open || !wants_to_read() || !backend_.may_read()) return;
+    if (bulk_ && splice_backend()) return;  // on once the tunnel has sent the pipe's bytes
     char* buffer = pool.take();
     ssize_t n = backend_.read(buffer, pool.buffer_size());
     if (n > 0) {
+      if (static_cast<std::size_t>(n) == pool.buffer_size()) bulk_ = true;
       record_.bytes_down += static_cast<std::uint64_t>(n);
       tunnel_.send(Kind::Data, meta_, {buffer, static_cast<std::size_t>(n)});
     }
@@ -211,6 +269,36 @@ void TunnelStream::read_backend() {
     }
   }
   backend_.report_again();  // out of turns: told again at the next turn if bytes still wait
+}
+
+bool TunnelStream::splice_backend() {
+  PipePool& pipes = tunnel_.worker().pipe_pool();
+  KernelPipe* pipe = pipes.take();
+  if (!pipe) return false;  // none to spare: copy
+  ssize_t n = backend_.splice_to(pipe->write_fd, pipe->capacity);
+  if (n > 0) {
+    record_.bytes_down += static_cast<std::uint64_t>(n);
+    piping_ = true;
+    if (tunnel_.send_piped(meta_, pipe, static_cast<std::size_t>(n))) return true;
+    pipes.destroy(pipe);
+    piping_ = false;
+    fail(CloseReason::ClientError, -EMSGSIZE, "E_PACK");
+    return true;
+  }
+  pipes.give(pipe);  // still empty
+  if (n == -EAGAIN) return true;
+  if (n == 0) {
+    tunnel_.send(Kind::End, meta_, "");
+    close(CloseReason::Done, false);
+  } else {
+    fail(n == -ECONNRESET ? CloseReason::BackendReset : CloseReason::BackendError, static_cast<int>(n), "E_READ");
+  }
+  return true;
+}
+
+void TunnelStream::piped_sent() {
+  piping_ = false;
+  read_backend();
 }
 
 void TunnelStream::peer_end() {
@@ -249,6 +337,15 @@ void TunnelStream::close(CloseReason why, bool reset) {
   if (holding_) {
     holding_ = false;
     tunnel_.hold_reading(false);
+  }
+  if (holding_for_pipe_) {
+    holding_for_pipe_ = false;
+    tunnel_.hold_reading(false);
+  }
+  if (up_pipe_) {
+    if (up_piped_ > 0) tunnel_.worker().pipe_pool().destroy(up_pipe_);  // its bytes will never be delivered
+    else tunnel_.worker().pipe_pool().give(up_pipe_);
+    up_pipe_ = nullptr;
   }
   connector_.cancel();
   backend_.close(reset);

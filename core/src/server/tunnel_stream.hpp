@@ -3,7 +3,9 @@
 // by the listener's other protocols sniffing its first data (TLS SNI, HTTP Host, SSH…), else by
 // the server CATCHALL. It connects to the chosen backend with a Connector, then owns the
 // backend's socket and relays both ways: the tunnel's data messages to the backend, the
-// backend's bytes back as data messages. It logs one access line when it ends and is deleted
+// backend's bytes back as data messages. Like a plain relay, the backend's bytes are copied
+// while they come in small reads, and spliced once they come in bulk: read into a kernel pipe,
+// whose bytes the tunnel splices out after the message header; one pipe in flight at a time. It logs one access line when it ends and is deleted
 // by its tunnel once its Lifeline says every handle has closed.
 #pragma once
 
@@ -18,6 +20,7 @@
 #include "connector.hpp"
 #include "deadline.hpp"
 #include "lifeline.hpp"
+#include "pipe_pool.hpp"
 #include "socket.hpp"
 
 namespace passthru::core {
@@ -41,6 +44,21 @@ class TunnelStream final : private Lifeline::Owner, private Connector::Owner, pr
   void peer_pause(bool pause);
   /// The tunnel's connection is full (true) or has room again (false).
   void throttle(bool full);
+  enum class SpliceReadiness : std::uint8_t {
+    Now,    ///< connected, nothing queued before it, a pipe to be had
+    Later,  ///< its last spliced bytes still wait for the backend: it has stopped the tunnel's
+            ///< reading until they are out (nothing else can be read before this body)
+    Never,  ///< read the body through the decoder
+  };
+  /// Whether a data body for this stream may be spliced to its backend.
+  SpliceReadiness splice_readiness();
+  /// Splices up to `most` bytes of a data body from the tunnel's socket into the backend,
+  /// through a pipe. Returns what splice(2) from `tunnel` said: bytes taken, 0 at the tunnel's
+  /// EOF, or a negated errno (the tunnel's to handle). Bytes the backend cannot take yet stay
+  /// in the pipe, counted against the stream's buffer like copied ones.
+  ssize_t take_spliced(Socket& tunnel, std::size_t most);
+  /// The pipe given to the tunnel with the last bytes read is empty again: read on.
+  void piped_sent();
   /// Ends the stream now; reset the backend if `reset`.
   void close(CloseReason why, bool reset);
 
@@ -54,9 +72,16 @@ class TunnelStream final : private Lifeline::Owner, private Connector::Owner, pr
   void on_released() override;
   void queue_for_backend(std::string&& bytes);
   void flush_to_backend();
+  /// Past max_stream_buffer bytes queued, asks the client to pause this stream; past four
+  /// times that (it did not), stops reading the tunnel until the stream drains.
+  void limit_queue();
+  /// Stops the tunnel's reading until up_pipe_ is written, and asks the client to pause.
+  void wait_for_pipe();
   void read_backend();
   void fail(CloseReason why, int error, const char* code);
-  [[nodiscard]] bool wants_to_read() const noexcept { return !peer_paused_ && !throttled_; }
+  /// Reads into a pipe once in bulk; false when no pipe was to be had (read into a buffer then).
+  bool splice_backend();
+  [[nodiscard]] bool wants_to_read() const noexcept { return !peer_paused_ && !throttled_ && !piping_; }
 
   Tunnel& tunnel_;
   passthru::mproxy::Meta meta_;
@@ -70,13 +95,18 @@ class TunnelStream final : private Lifeline::Owner, private Connector::Owner, pr
   std::string pending_;                ///< bytes received before the backend is connected
   std::deque<std::string> to_backend_;  ///< bytes on their way to the backend
   std::size_t written_ = 0;            ///< of to_backend_.front()
-  std::size_t queued_ = 0;             ///< bytes in to_backend_ not yet written
+  std::size_t queued_ = 0;             ///< bytes in up_pipe_ and to_backend_ not yet written
   bool peer_ended_ = false;
   bool peer_paused_ = false;
   bool throttled_ = false;
   bool asked_pause_ = false;  ///< we sent `pause` for this stream
   bool holding_ = false;      ///< we asked the tunnel to stop reading
   bool backend_shut_ = false;
+  bool bulk_ = false;    ///< a read filled the buffer: the backend's bytes go through a pipe from now on
+  bool piping_ = false;  ///< the tunnel still holds a pipe of this stream's bytes
+  KernelPipe* up_pipe_ = nullptr;  ///< a data body on its way to the backend, spliced
+  std::size_t up_piped_ = 0;       ///< bytes in up_pipe_ not yet written (counted in queued_ too)
+  bool holding_for_pipe_ = false;  ///< the tunnel stops reading until up_pipe_ is written
 };
 
 }  // namespace passthru::core

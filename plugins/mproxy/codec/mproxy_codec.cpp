@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <utility>
 
 namespace passthru::mproxy {
 
@@ -62,7 +63,7 @@ std::string_view to_string(Kind kind) noexcept {
   return "data";
 }
 
-std::optional<std::string> pack(Kind kind, const Meta& meta, std::string_view body, bool oldways, std::string& error) {
+std::optional<std::string> pack_header(Kind kind, const Meta& meta, std::size_t body_length, std::string& error) {
   for (std::string_view field : {std::string_view(meta.family), std::string_view(meta.address), std::string_view(meta.port),
                                  std::string_view(meta.service), std::string_view(meta.serviceport), std::string_view(meta.name)}) {
     if (!is_field_text(field)) {
@@ -70,9 +71,7 @@ std::optional<std::string> pack(Kind kind, const Meta& meta, std::string_view bo
       return std::nullopt;
     }
   }
-  std::string data(body);
-  if (oldways && data.empty()) data = " ";  // proxy-packer's pack() never sends an empty body
-  std::string size = std::to_string(data.size());
+  std::string size = std::to_string(body_length);
   std::string header;
   switch (kind) {
     case Kind::Control: header = ",,," + size + ",control"; break;
@@ -98,11 +97,17 @@ std::optional<std::string> pack(Kind kind, const Meta& meta, std::string_view bo
     return std::nullopt;
   }
   std::string out;
-  out.reserve(2 + header.size() + data.size());
+  out.reserve(2 + header.size() + body_length);
   out.push_back(static_cast<char>(kVersion1));
   out.push_back(static_cast<char>(header.size()));
   out += header;
-  out += data;
+  return out;
+}
+
+std::optional<std::string> pack(Kind kind, const Meta& meta, std::string_view body, bool oldways, std::string& error) {
+  if (oldways && body.empty()) body = " ";  // proxy-packer's pack() never sends an empty body
+  auto out = pack_header(kind, meta, body.size(), error);
+  if (out) *out += body;
   return out;
 }
 
@@ -209,6 +214,16 @@ bool Decoder::step(std::string_view& bytes) {
     }
   }
   return false;
+}
+
+std::string Decoder::take_partial_body() {
+  want_ -= collected_.size();
+  return std::exchange(collected_, {});
+}
+
+void Decoder::skip_body(std::size_t n) noexcept {
+  want_ -= std::min(n, body_left());
+  if (want_ == 0 && collected_.empty()) state_ = State::Version;  // delivered in pieces: nothing to give
 }
 
 Message Decoder::take() {

@@ -54,6 +54,10 @@ struct Message {
 std::optional<std::string> pack(Kind kind, const Meta& meta, std::string_view body, bool oldways,
                                 std::string& error);
 
+/// The version byte, the length byte and the header of a message whose body of `body_length`
+/// bytes follows separately (spliced from a pipe): pack() less its body.
+std::optional<std::string> pack_header(Kind kind, const Meta& meta, std::size_t body_length, std::string& error);
+
 /// Parses one header (the hdrlen bytes) strictly. nullopt, with `error` set, if it is not one.
 std::optional<Message> parse_header(std::string_view header, std::size_t max_body, std::string& error);
 
@@ -79,6 +83,21 @@ class Decoder {
   }
 
   [[nodiscard]] const std::string& error() const noexcept { return error_; }
+
+  // A data message's body may bypass the decoder (a tunnel endpoint splices bulk bodies from
+  // its socket straight to the stream's backend). While one is being read:
+  /// The data message whose body is being read (its header fields; its body is not filled
+  /// in), or nullptr between messages or in another kind of message.
+  [[nodiscard]] const Message* data_body_in_progress() const noexcept {
+    return state_ == State::Body && current_.kind == Kind::Data ? &current_ : nullptr;
+  }
+  /// How many bytes of that body have not been fed yet.
+  [[nodiscard]] std::size_t body_left() const noexcept { return want_ - collected_.size(); }
+  /// Takes the part of that body fed so far, to be delivered before the bytes that follow.
+  std::string take_partial_body();
+  /// `n` more bytes of that body (at most body_left()) were delivered without being fed; once
+  /// the whole body is delivered, the message is done and is not given to on_message.
+  void skip_body(std::size_t n) noexcept;
   /// Whether it is between messages (nothing half-read).
   [[nodiscard]] bool idle() const noexcept { return state_ == State::Version && !ready_; }
 

@@ -123,3 +123,41 @@ TEST_CASE("a body larger than the limit is refused before it is read") {
   CHECK_FALSE(decoder.feed(stream, [](Message&&) {}));
   CHECK(decoder.error().find("up to 16") != std::string::npos);
 }
+
+TEST_CASE("pack_header is pack less its body, so that a body can follow from a pipe") {
+  std::string error;
+  auto header = pack_header(Kind::Data, kClient, 5, error);
+  REQUIRE(header);
+  CHECK(*header + "hello" == packed(Kind::Data, kClient, "hello"));
+}
+
+TEST_CASE("a data body may bypass the decoder in pieces, and the messages after it decode as usual") {
+  std::string body(100, 'b');
+  std::string stream = packed(Kind::Data, kClient, body) + packed(Kind::End, kClient, "");
+  Decoder decoder;
+  std::vector<Message> out;
+  auto collect = [&](Message&& m) { out.push_back(std::move(m)); };
+  REQUIRE(decoder.feed(std::string_view(stream).substr(0, stream.size() - body.size() - 40), collect));
+  const Message* in_progress = decoder.data_body_in_progress();
+  REQUIRE(in_progress);
+  CHECK(in_progress->meta.name == "example.com");
+  std::size_t header_end = stream.size() - packed(Kind::End, kClient, "").size() - body.size();
+  std::size_t fed_of_body = stream.size() - body.size() - 40 - header_end;
+  CHECK(decoder.body_left() == body.size() - fed_of_body);
+  CHECK(decoder.take_partial_body() == body.substr(0, fed_of_body));  // delivered first
+  decoder.skip_body(30);  // then 30 bytes spliced past the decoder
+  CHECK(decoder.body_left() == body.size() - fed_of_body - 30);
+  decoder.skip_body(decoder.body_left());  // the rest
+  CHECK(decoder.data_body_in_progress() == nullptr);
+  CHECK(decoder.idle());
+  REQUIRE(decoder.feed(std::string_view(stream).substr(header_end + body.size()), collect));
+  REQUIRE(out.size() == 1);  // the data message was delivered in pieces: only `end` is given
+  CHECK(out[0].kind == Kind::End);
+}
+
+TEST_CASE("only a data message's body is offered to bypass the decoder") {
+  Decoder decoder;
+  std::string control = packed(Kind::Control, {}, "[]");
+  REQUIRE(decoder.feed(std::string_view(control).substr(0, control.size() - 1), [](Message&&) {}));
+  CHECK(decoder.data_body_in_progress() == nullptr);
+}
