@@ -1,5 +1,5 @@
 // MproxyProtocol: the M-PROXY detector plugin, table [servers."ADDR".MPROXY]. It recognises an
-// M-PROXY stream by its first header (codec/mproxy_codec.hpp) and chooses a rule by that
+// M-PROXY stream by its first header (passthru/wire/mproxy_codec.hpp) and chooses a rule by that
 // header's name, service and service port. Its keys are in README.md beside it.
 #pragma once
 
@@ -10,8 +10,8 @@
 #include <unordered_map>
 
 #include "../common/name_table.hpp"
-#include "codec/mproxy_codec.hpp"
 #include "passthru/sdk/protocol.hpp"
+#include "passthru/wire/mproxy_codec.hpp"
 
 namespace passthru::mproxy {
 

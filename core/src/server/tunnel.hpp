@@ -17,8 +17,8 @@
 
 #include "../config/config.hpp"
 #include "close_reason.hpp"
-#include "codec/mproxy_codec.hpp"
 #include "passthru/sdk/bytes.hpp"
+#include "passthru/wire/mproxy_codec.hpp"
 
 namespace passthru::core {
 

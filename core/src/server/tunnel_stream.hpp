@@ -12,9 +12,9 @@
 #include <string>
 
 #include "../router/detection.hpp"
-#include "codec/mproxy_codec.hpp"
 #include "close_reason.hpp"
 #include "dialer.hpp"
+#include "passthru/wire/mproxy_codec.hpp"
 
 namespace passthru::core {
 

@@ -1,7 +1,8 @@
 // Unit tests of the M-PROXY detector through its Protocol interface.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
-#include "codec/mproxy_codec.hpp"
+#include "passthru/wire/mproxy_codec.hpp"
 #include "mproxy_protocol.hpp"
 #include "configured.hpp"
 #include "probe_harness.hpp"
