@@ -6,7 +6,6 @@
 
 #include <string>
 
-#include "../../plugins/common/crc32c.hpp"
 #include "config/endpoint.hpp"
 #include "proxy/proxy_header_writer.hpp"
 
@@ -39,11 +38,6 @@ std::string write(ProxySend send, const char* from, const char* to, ProxyTlvs tl
 }
 
 }  // namespace
-
-TEST_CASE("CRC32C gives the check value of its definition") {
-  const char* text = "123456789";
-  CHECK(passthru::common::crc32c(reinterpret_cast<const std::uint8_t*>(text), 9) == 0xE3069283u);
-}
 
 TEST_CASE("v1 TCP4 is the spec's own example") {
   CHECK(write({ProxyVersion::V1}, "192.168.0.1:56324", "192.168.0.11:443") ==

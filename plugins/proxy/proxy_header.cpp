@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "../common/crc32c.hpp"
+#include "passthru/wire/crc32c.hpp"
 
 namespace passthru::proxy {
 
@@ -260,10 +260,10 @@ HeaderParse parse_v2(ByteSpan b, bool eof, std::size_t capacity) noexcept {
     std::uint32_t expected = std::uint32_t{header[crc_at]} << 24 | std::uint32_t{header[crc_at + 1]} << 16 |
                              std::uint32_t{header[crc_at + 2]} << 8 | header[crc_at + 3];
     const std::uint8_t zeros[4] = {};
-    std::uint32_t state = passthru::common::crc32c_update(passthru::common::crc32c_begin(), header.data(), crc_at);
-    state = passthru::common::crc32c_update(state, zeros, 4);
-    state = passthru::common::crc32c_update(state, header.data() + crc_at + 4, length - crc_at - 4);
-    if (passthru::common::crc32c_end(state) != expected) return with_status(HeaderStatus::Malformed);
+    std::uint32_t state = passthru::wire::crc32c_update(passthru::wire::crc32c_begin(), header.data(), crc_at);
+    state = passthru::wire::crc32c_update(state, zeros, 4);
+    state = passthru::wire::crc32c_update(state, header.data() + crc_at + 4, length - crc_at - 4);
+    if (passthru::wire::crc32c_end(state) != expected) return with_status(HeaderStatus::Malformed);
     p.header.crc_checked = true;
   }
   p.status = HeaderStatus::Complete;
