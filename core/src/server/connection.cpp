@@ -217,7 +217,7 @@ void Connection::flush() {
 std::string Connection::write_proxy_header() const {
   const ProxySend& send = decision_.action->send_proxy;
   if (send.version == ProxyVersion::None) return {};
-  ProxyTlvs tlvs;
+  passthru::wire::ProxyTlvs tlvs;
   const auto& facts = decision_.facts;
   tlvs.authority = !facts.find("sni").empty() ? facts.find("sni") : facts.find("host");
   if (tlvs.authority == "(ambiguous)") tlvs.authority = {};
@@ -235,7 +235,7 @@ std::string Connection::write_proxy_header() const {
     uv_tcp_getsockname(&client_, local.get(), &length);
     unmap_ipv4(local);
   }
-  return passthru::core::write_proxy_header(send, client_address_.get(), local.get(), tlvs);
+  return passthru::wire::write_proxy_header(send, client_address_.get(), local.get(), tlvs);
 }
 
 void Connection::start_relay() {

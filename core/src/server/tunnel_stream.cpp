@@ -128,7 +128,7 @@ void TunnelStream::on_dialed(int status) {
   backend->data = this;
   const auto& send = decision_.action->send_proxy;
   if (send.version != ProxyVersion::None) {
-    ProxyTlvs tlvs;
+    passthru::wire::ProxyTlvs tlvs;
     tlvs.authority = meta_.name;
     write_to_backend(write_proxy_header(send, reinterpret_cast<const sockaddr*>(&address_), tunnel_.client_address(), tlvs));
   }

@@ -1,4 +1,4 @@
-#include "proxy_header_writer.hpp"
+#include "passthru/wire/proxy_header_writer.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -7,7 +7,7 @@
 
 #include "passthru/wire/crc32c.hpp"
 
-namespace passthru::core {
+namespace passthru::wire {
 
 namespace {
 
@@ -82,7 +82,7 @@ std::string write_v2(const ProxySend& send, const sockaddr* source, const sockad
   out[15] = static_cast<char>(length);
   if (crc_at) {
     // §2.2.3: computed over the whole header with the checksum as zeros, stored big-endian.
-    std::uint32_t crc = passthru::wire::crc32c(reinterpret_cast<const std::uint8_t*>(out.data()), out.size());
+    std::uint32_t crc = crc32c(reinterpret_cast<const std::uint8_t*>(out.data()), out.size());
     for (int i = 0; i < 4; ++i) out[crc_at + i] = static_cast<char>(crc >> (24 - 8 * i));
   }
   return out;
@@ -100,4 +100,4 @@ std::string write_proxy_header(const ProxySend& send, const sockaddr* source, co
   return {};
 }
 
-}  // namespace passthru::core
+}  // namespace passthru::wire

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-namespace passthru::core {
+namespace passthru::wire {
 
 enum class ProxyVersion : std::uint8_t { None, V1, V2 };
 
@@ -32,4 +32,4 @@ struct ProxyTlvs {
 std::string write_proxy_header(const ProxySend& send, const sockaddr* source, const sockaddr* destination,
                                const ProxyTlvs& tlvs);
 
-}  // namespace passthru::core
+}  // namespace passthru::wire
