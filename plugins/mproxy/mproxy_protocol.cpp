@@ -13,6 +13,10 @@ using passthru::sdk::Verdict;
 namespace {
 constexpr const char* kSyntax =
     "MPROXY rule keys are 'NAME name', 'NAME *.suffix', 'SERVICE name', 'SERVICEPORT port' or 'CATCHALL'";
+// The facts identify() gives and select_rule() reads: the header fields the rules match.
+constexpr const char* kNameFact = "name";
+constexpr const char* kServiceFact = "service";
+constexpr const char* kServicePortFact = "serviceport";
 }
 
 void MproxyRules::apply(std::span<const passthru::sdk::RuleKey> keys, passthru::sdk::Diagnostics& diagnostics) {
@@ -92,12 +96,24 @@ Verdict MproxyProtocol::identify(const passthru::sdk::ConnView& view) const noex
     if (!header) return Verdict::no_match(NoMatchReason::Malformed);
     Verdict verdict = Verdict::match(rules_.select(header->meta));
     verdict.facts.add("mproxy", to_string(header->kind));
-    if (!header->meta.name.empty()) verdict.facts.add("name", header->meta.name);
-    if (!header->meta.service.empty()) verdict.facts.add("service", header->meta.service);
-    if (!header->meta.serviceport.empty()) verdict.facts.add("serviceport", header->meta.serviceport);
+    if (!header->meta.name.empty()) verdict.facts.add(kNameFact, header->meta.name);
+    if (!header->meta.service.empty()) verdict.facts.add(kServiceFact, header->meta.service);
+    if (!header->meta.serviceport.empty()) verdict.facts.add(kServicePortFact, header->meta.serviceport);
     return verdict;
   } catch (...) {  // std::string may throw bad_alloc; never across identify()
     return Verdict::no_match(NoMatchReason::TooLarge);
+  }
+}
+
+std::optional<std::uint32_t> MproxyProtocol::select_rule(const passthru::sdk::Facts& facts) const noexcept {
+  try {
+    Meta meta;
+    meta.name = facts.find(kNameFact);
+    meta.service = facts.find(kServiceFact);
+    meta.serviceport = facts.find(kServicePortFact);
+    return rules_.select(meta);
+  } catch (...) {  // std::string may throw bad_alloc; never across select_rule()
+    return passthru::sdk::kNoRule;
   }
 }
 

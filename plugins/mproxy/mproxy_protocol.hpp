@@ -1,6 +1,8 @@
 // MproxyProtocol: the M-PROXY detector plugin, table [servers."ADDR".MPROXY]. It recognises an
-// M-PROXY stream by its first header (codec/mproxy_codec.hpp) and chooses a rule by that
-// header's name, service and service port. Its keys are in README.md beside it.
+// M-PROXY stream by its first header (passthru/wire/mproxy_codec.hpp) and chooses a rule by that
+// header's name, service and service port; select_rule() makes the same choice from those three
+// facts, for the streams of a DEMUX tunnel, whose headers the host reads itself. Its keys are in
+// README.md beside it.
 #pragma once
 
 #include <cstdint>
@@ -10,8 +12,8 @@
 #include <unordered_map>
 
 #include "../common/name_table.hpp"
-#include "codec/mproxy_codec.hpp"
 #include "passthru/sdk/protocol.hpp"
+#include "passthru/wire/mproxy_codec.hpp"
 
 namespace passthru::mproxy {
 
@@ -35,6 +37,8 @@ class MproxyProtocol final : public passthru::sdk::Protocol {
   void apply_rules(std::span<const passthru::sdk::RuleKey> rules,
                    passthru::sdk::Diagnostics& diagnostics) override;
   passthru::sdk::Verdict identify(const passthru::sdk::ConnView& view) const noexcept override;
+  /// The rule the facts "name", "service" and "serviceport" select, as identify() gives them.
+  std::optional<std::uint32_t> select_rule(const passthru::sdk::Facts& facts) const noexcept override;
 
  private:
   MproxyRules rules_;

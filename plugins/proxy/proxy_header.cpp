@@ -5,29 +5,17 @@
 
 #include <cstring>
 
-#include "../common/crc32c.hpp"
+#include "passthru/wire/crc32c.hpp"
+#include "passthru/wire/proxy_header_format.hpp"
 
 namespace passthru::proxy {
 
 using passthru::sdk::ByteReader;
 using passthru::sdk::ByteSpan;
+namespace v1 = passthru::wire::proxy_v1;
+namespace v2 = passthru::wire::proxy_v2;
 
 namespace {
-
-constexpr std::string_view kV1Prefix = "PROXY ";
-// §2.2: the v2 signature; it holds a NUL, so it is never a C string.
-constexpr std::uint8_t kV2Signature[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
-constexpr std::size_t kV2Fixed = 16;
-
-// §2.2.1-§2.2.8 TLV types.
-constexpr std::uint8_t kTlvAlpn = 0x01;
-constexpr std::uint8_t kTlvAuthority = 0x02;
-constexpr std::uint8_t kTlvCrc32c = 0x03;
-constexpr std::uint8_t kTlvUniqueId = 0x05;
-constexpr std::uint8_t kTlvSsl = 0x20;
-constexpr std::uint8_t kTlvNetns = 0x30;
-constexpr std::size_t kMaxAuthority = 255;  // HAProxy's limit
-constexpr std::size_t kMaxUniqueId = 128;   // §2.2.5
 
 HeaderParse with_status(HeaderStatus s) noexcept {
   HeaderParse p;
@@ -97,21 +85,22 @@ void set_v6(sockaddr_storage& out, const in6_addr& address, unsigned port) noexc
 
 // §2.1, version 1: "PROXY" SP protocol SP src SP dst SP sport SP dport CR LF.
 HeaderParse parse_v1(std::string_view b, bool eof, std::size_t capacity) noexcept {
-  std::size_t scan = std::min(b.size(), kMaxV1Length);
+  std::size_t scan = std::min(b.size(), v1::kMaxLength);
   std::size_t lf = b.substr(0, scan).find('\n');
   if (lf == std::string_view::npos) {
     if (b.substr(0, scan).find('\r') != std::string_view::npos && b.substr(0, scan).find('\r') + 1 < scan)
       return with_status(HeaderStatus::Malformed);  // a CR not followed by LF
-    if (scan == kMaxV1Length) return with_status(HeaderStatus::Malformed);
+    if (scan == v1::kMaxLength) return with_status(HeaderStatus::Malformed);
     return need(b.size() + 1, eof, capacity);
   }
   if (lf == 0 || b[lf - 1] != '\r') return with_status(HeaderStatus::Malformed);  // a lone LF
-  std::string_view line = b.substr(kV1Prefix.size(), lf - 1 - kV1Prefix.size());
+  std::string_view line = b.substr(v1::kPrefix.size(), lf - 1 - v1::kPrefix.size());
   if (line.find('\r') != std::string_view::npos) return with_status(HeaderStatus::Malformed);
   HeaderParse p;
   p.header.version = 1;
   p.header.length = lf + 1;
-  if (line == "UNKNOWN" || line.substr(0, 8) == "UNKNOWN ") {  // the rest of the line is ignored
+  bool unknown = line.starts_with(v1::kUnknown) && (line.size() == v1::kUnknown.size() || line[v1::kUnknown.size()] == ' ');
+  if (unknown) {  // the rest of the line is ignored
     p.status = HeaderStatus::Complete;
     return p;
   }
@@ -127,12 +116,12 @@ HeaderParse parse_v1(std::string_view b, bool eof, std::size_t capacity) noexcep
     start = space + 1;
     if (count == 5) return with_status(HeaderStatus::Malformed);  // a sixth field
   }
-  if (count != 5 || (fields[0] != "TCP4" && fields[0] != "TCP6")) return with_status(HeaderStatus::Malformed);
+  if (count != 5 || (fields[0] != v1::kTcp4 && fields[0] != v1::kTcp6)) return with_status(HeaderStatus::Malformed);
   unsigned source_port = 0, destination_port = 0;
   if (!parse_decimal(fields[3], 65535, source_port) || !parse_decimal(fields[4], 65535, destination_port))
     return with_status(HeaderStatus::Malformed);
   auto& a = p.header.addresses;
-  if (fields[0] == "TCP4") {
+  if (fields[0] == v1::kTcp4) {
     in_addr source{}, destination{};
     if (!parse_ipv4(fields[1], source) || !parse_ipv4(fields[2], destination)) return with_status(HeaderStatus::Malformed);
     set_v4(a.source, source, source_port);
@@ -192,23 +181,23 @@ bool parse_tlvs(ByteSpan tlvs, std::size_t header_offset, ProxyHeader& h, std::s
     if (!r.read_u8(type) || !r.read_u16(length) || !r.read_bytes(length, value)) return false;
     if (nested) continue;  // SSL sub-TLVs: only their framing is checked
     switch (type) {
-      case kTlvAlpn:
-        if (value.empty() || value.size() > 255 || !is_printable(value)) return false;
+      case v2::kTlvAlpn:
+        if (value.empty() || value.size() > v2::kMaxAlpn || !is_printable(value)) return false;
         h.alpn = passthru::sdk::as_chars(value);
         break;
-      case kTlvAuthority:
-        if (value.empty() || value.size() > kMaxAuthority || !is_printable(value)) return false;
+      case v2::kTlvAuthority:
+        if (value.empty() || value.size() > v2::kMaxAuthority || !is_printable(value)) return false;
         h.authority = passthru::sdk::as_chars(value);
         break;
-      case kTlvCrc32c:
-        if (value.size() != 4 || crc_at) return false;
-        crc_at = header_offset + at + 3;
+      case v2::kTlvCrc32c:
+        if (value.size() != v2::kCrc32cLength || crc_at) return false;
+        crc_at = header_offset + at + v2::kTlvHeaderLength;
         break;
-      case kTlvUniqueId:
-        if (value.size() > kMaxUniqueId) return false;
+      case v2::kTlvUniqueId:
+        if (value.size() > v2::kMaxUniqueId) return false;
         h.unique_id = value;
         break;
-      case kTlvSsl: {
+      case v2::kTlvSsl: {
         // §2.2.6: client (u8), verify (u32), then sub-TLVs.
         if (value.size() < 5) return false;
         std::size_t ignored = 0;
@@ -216,7 +205,7 @@ bool parse_tlvs(ByteSpan tlvs, std::size_t header_offset, ProxyHeader& h, std::s
         h.ssl = true;
         break;
       }
-      case kTlvNetns:
+      case v2::kTlvNetns:
         if (value.empty() || !is_printable(value)) return false;
         h.netns = passthru::sdk::as_chars(value);
         break;
@@ -229,41 +218,47 @@ bool parse_tlvs(ByteSpan tlvs, std::size_t header_offset, ProxyHeader& h, std::s
 
 // §2.2, version 2.
 HeaderParse parse_v2(ByteSpan b, bool eof, std::size_t capacity) noexcept {
-  if (b.size() < kV2Fixed) {
-    if (b.size() > 12 && (b[12] >> 4 != 2 || (b[12] & 0x0F) > 1)) return with_status(HeaderStatus::Malformed);
-    if (b.size() > 13 && (b[13] >> 4 > 3 || (b[13] & 0x0F) > 2)) return with_status(HeaderStatus::Malformed);
-    return need(kV2Fixed, eof, capacity);
-  }
-  std::uint8_t version = b[12] >> 4;
-  std::uint8_t command = b[12] & 0x0F;  // 0 LOCAL, 1 PROXY
-  std::uint8_t family = b[13] >> 4;     // 0 UNSPEC, 1 INET, 2 INET6, 3 UNIX
-  std::uint8_t transport = b[13] & 0x0F;  // 0 UNSPEC, 1 STREAM, 2 DGRAM
-  if (version != 2 || command > 1 || family > 3 || transport > 2) return with_status(HeaderStatus::Malformed);
-  std::size_t length = kV2Fixed + (std::size_t{b[14]} << 8 | b[15]);
+  // The 13th and 14th bytes are refused as soon as they arrive.
+  auto known_version_command = [&] {
+    return b[v2::kVersionCommandAt] >> 4 == v2::kVersion && (b[v2::kVersionCommandAt] & 0x0F) <= v2::kCommandProxy;
+  };
+  auto known_family_transport = [&] {
+    return b[v2::kFamilyTransportAt] >> 4 <= v2::kFamilyUnix && (b[v2::kFamilyTransportAt] & 0x0F) <= v2::kTransportDgram;
+  };
+  if (b.size() > v2::kVersionCommandAt && !known_version_command()) return with_status(HeaderStatus::Malformed);
+  if (b.size() > v2::kFamilyTransportAt && !known_family_transport()) return with_status(HeaderStatus::Malformed);
+  if (b.size() < v2::kFixedLength) return need(v2::kFixedLength, eof, capacity);
+  std::uint8_t command = b[v2::kVersionCommandAt] & 0x0F;
+  std::uint8_t family = b[v2::kFamilyTransportAt] >> 4;
+  std::uint8_t transport = b[v2::kFamilyTransportAt] & 0x0F;
+  std::size_t length = v2::kFixedLength + (std::size_t{b[v2::kLengthAt]} << 8 | b[v2::kLengthAt + 1]);
   if (b.size() < length) return need(length, eof, capacity);
   ByteSpan header = b.first(length);
 
-  static constexpr std::size_t kAddressBlock[4] = {0, 12, 36, 216};
-  std::size_t block = kAddressBlock[family];
-  if (length < kV2Fixed + block) return with_status(HeaderStatus::Malformed);
+  std::size_t block = v2::kAddressBlockLength[family];
+  if (length < v2::kFixedLength + block) return with_status(HeaderStatus::Malformed);
   HeaderParse p;
   p.header.version = 2;
-  p.header.local = command == 0;
+  p.header.local = command == v2::kCommandLocal;
   p.header.length = length;
-  bool adopt = command == 1 && transport == 1 && (family == 1 || family == 2);
-  if (adopt) read_addresses(header.subspan(kV2Fixed, block), family == 1 ? AF_INET : AF_INET6, p.header.addresses);
+  bool adopt = command == v2::kCommandProxy && transport == v2::kTransportStream &&
+               (family == v2::kFamilyInet || family == v2::kFamilyInet6);
+  if (adopt)
+    read_addresses(header.subspan(v2::kFixedLength, block), family == v2::kFamilyInet ? AF_INET : AF_INET6,
+                   p.header.addresses);
   std::size_t crc_at = 0;
-  if (!parse_tlvs(header.subspan(kV2Fixed + block), kV2Fixed + block, p.header, crc_at, false))
+  if (!parse_tlvs(header.subspan(v2::kFixedLength + block), v2::kFixedLength + block, p.header, crc_at, false))
     return with_status(HeaderStatus::Malformed);
   if (crc_at) {
     // §2.2.3: the CRC of the whole header with the checksum's own four bytes as zeros.
     std::uint32_t expected = std::uint32_t{header[crc_at]} << 24 | std::uint32_t{header[crc_at + 1]} << 16 |
                              std::uint32_t{header[crc_at + 2]} << 8 | header[crc_at + 3];
-    const std::uint8_t zeros[4] = {};
-    std::uint32_t state = passthru::common::crc32c_update(passthru::common::crc32c_begin(), header.data(), crc_at);
-    state = passthru::common::crc32c_update(state, zeros, 4);
-    state = passthru::common::crc32c_update(state, header.data() + crc_at + 4, length - crc_at - 4);
-    if (passthru::common::crc32c_end(state) != expected) return with_status(HeaderStatus::Malformed);
+    const std::uint8_t zeros[v2::kCrc32cLength] = {};
+    std::size_t after = crc_at + v2::kCrc32cLength;
+    std::uint32_t state = passthru::wire::crc32c_update(passthru::wire::crc32c_begin(), header.data(), crc_at);
+    state = passthru::wire::crc32c_update(state, zeros, v2::kCrc32cLength);
+    state = passthru::wire::crc32c_update(state, header.data() + after, length - after);
+    if (passthru::wire::crc32c_end(state) != expected) return with_status(HeaderStatus::Malformed);
     p.header.crc_checked = true;
   }
   p.status = HeaderStatus::Complete;
@@ -275,17 +270,17 @@ HeaderParse parse_v2(ByteSpan b, bool eof, std::size_t capacity) noexcept {
 HeaderParse parse_proxy_header(ByteSpan bytes, bool eof, std::size_t capacity) noexcept {
   if (bytes.empty()) return need(1, eof, capacity);
   std::string_view text = passthru::sdk::as_chars(bytes);
-  if (bytes[0] == 'P') {
-    for (std::size_t i = 0; i < kV1Prefix.size(); ++i) {
+  if (text[0] == v1::kPrefix[0]) {
+    for (std::size_t i = 0; i < v1::kPrefix.size(); ++i) {
       if (i == text.size()) return need(i + 1, eof, capacity);
-      if (text[i] != kV1Prefix[i]) return with_status(HeaderStatus::NotProxy);
+      if (text[i] != v1::kPrefix[i]) return with_status(HeaderStatus::NotProxy);
     }
     return parse_v1(text, eof, capacity);
   }
-  if (bytes[0] == kV2Signature[0]) {
-    for (std::size_t i = 0; i < sizeof kV2Signature; ++i) {
+  if (bytes[0] == v2::kSignature[0]) {
+    for (std::size_t i = 0; i < v2::kSignature.size(); ++i) {
       if (i == bytes.size()) return need(i + 1, eof, capacity);
-      if (bytes[i] != kV2Signature[i]) return with_status(HeaderStatus::NotProxy);
+      if (bytes[i] != v2::kSignature[i]) return with_status(HeaderStatus::NotProxy);
     }
     return parse_v2(bytes, eof, capacity);
   }

@@ -2,7 +2,8 @@
 // doc/proxy-protocol.txt says (§2.1, §2.2): the addresses it carries, its TLVs (ALPN,
 // AUTHORITY, CRC32C checked when present, NOOP, UNIQUE_ID, SSL, NETNS), and its exact length,
 // so that the bytes after it can be detected in turn. It never reads past the header's length.
-// It does not decide whom to believe: rules.hpp matches the sender.
+// It does not decide whom to believe: rules.hpp matches the sender. The protocol's constants
+// are the wire library's (passthru/wire/proxy_header_format.hpp), shared with the writer.
 #pragma once
 
 #include <cstddef>
@@ -45,8 +46,6 @@ struct HeaderParse {
   std::size_t need_bytes = 0;
   ProxyHeader header;
 };
-
-inline constexpr std::size_t kMaxV1Length = 107;  // §2.1: the worst case, CR LF included
 
 HeaderParse parse_proxy_header(passthru::sdk::ByteSpan bytes, bool eof, std::size_t capacity) noexcept;
 

@@ -19,7 +19,7 @@
 
 #include "base64.hpp"
 #include "client_hello.hpp"
-#include "codec/mproxy_codec.hpp"
+#include "passthru/wire/mproxy_codec.hpp"
 
 namespace {
 

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "base64.hpp"
-#include "codec/mproxy_codec.hpp"
+#include "passthru/wire/mproxy_codec.hpp"
 
 int main(int argc, char** argv) {
   std::string scheme = "whole";

@@ -11,13 +11,17 @@
 #include <string>
 #include <vector>
 
-#include "../proxy/proxy_header_writer.hpp"
 #include "endpoint.hpp"
 #include "passthru/sdk/protocol.hpp"
+#include "passthru/wire/proxy_header_writer.hpp"
 
 namespace passthru::core {
 
 class PluginRegistry;
+
+// What a FORWARD rule's send_proxy asks the PROXY header writer for, in its own words.
+using passthru::wire::ProxySend;
+using passthru::wire::ProxyVersion;
 
 /// FORWARD to a backend; REJECT (close); UNWRAP: strip the header the protocol found (the
 /// PROXY protocol's), adopt the addresses it carries, and go on detecting after it; DEMUX: the

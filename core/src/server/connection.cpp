@@ -86,7 +86,7 @@ void Connection::on_tunnel_finished(CloseReason why, int error) { end(why, error
 std::string Connection::proxy_header(const Socket& client) const {
   const ProxySend& send = record_.decision.action->send_proxy;
   if (send.version == ProxyVersion::None) return {};
-  ProxyTlvs tlvs;
+  passthru::wire::ProxyTlvs tlvs;
   const auto& facts = record_.decision.facts;
   tlvs.authority = !facts.find("sni").empty() ? facts.find("sni") : facts.find("host");
   if (tlvs.authority == "(ambiguous)") tlvs.authority = {};
@@ -104,7 +104,7 @@ std::string Connection::proxy_header(const Socket& client) const {
     getsockname(client.fd(), local.get(), &length);
     unmap_ipv4(local);
   }
-  return write_proxy_header(send, record_.client.get(), local.get(), tlvs);
+  return passthru::wire::write_proxy_header(send, record_.client.get(), local.get(), tlvs);
 }
 
 void Connection::end(CloseReason why, int error) {

@@ -19,9 +19,9 @@
 
 #include "../config/config.hpp"
 #include "close_reason.hpp"
-#include "codec/mproxy_codec.hpp"
 #include "lifeline.hpp"
 #include "passthru/sdk/bytes.hpp"
+#include "passthru/wire/mproxy_codec.hpp"
 #include "pipe_pool.hpp"
 #include "socket.hpp"
 

@@ -53,19 +53,19 @@ TunnelStream::TunnelStream(Tunnel& tunnel, passthru::mproxy::Meta meta)
 void TunnelStream::start() {
   // The MPROXY table's own rules on the stream's metadata first, if one names it.
   const ProtocolTable& table = tunnel_.server().protocols[tunnel_.mproxy_index()];
-  std::string error;
-  auto header = passthru::mproxy::pack(Kind::Data, meta_, "", false, error);
-  if (!header) return;
-  auto verdict = table.protocol->identify(
-      {{reinterpret_cast<const std::uint8_t*>(header->data()), header->size()}, false, header->size() + 1});
-  if (verdict.kind != passthru::sdk::VerdictKind::Match || verdict.rule >= table.actions.size()) return;
-  const Action& action = table.actions[verdict.rule];
+  passthru::sdk::Facts facts;
+  if (!meta_.name.empty()) facts.add("name", meta_.name);
+  if (!meta_.service.empty()) facts.add("service", meta_.service);
+  if (!meta_.serviceport.empty()) facts.add("serviceport", meta_.serviceport);
+  auto rule = table.protocol->select_rule(facts);
+  if (!rule || *rule >= table.actions.size()) return;
+  const Action& action = table.actions[*rule];
   if (action.rule == "CATCHALL" || (action.kind != ActionKind::Forward && action.kind != ActionKind::Reject)) return;
   Decision d;
   d.kind = Decision::Kind::Rule;
   d.protocol = &table;
   d.action = &action;
-  d.facts = FactList(verdict.facts);
+  d.facts = FactList(facts);
   decide(d);
 }
 
@@ -116,7 +116,7 @@ void TunnelStream::on_connected(Socket backend) {
   backend_.tell(*this);
   const auto& send = record_.decision.action->send_proxy;
   if (send.version != ProxyVersion::None) {
-    ProxyTlvs tlvs;
+    passthru::wire::ProxyTlvs tlvs;
     tlvs.authority = meta_.name;
     queue_for_backend(write_proxy_header(send, record_.client.get(), tunnel_.client_address().get(), tlvs));
   }

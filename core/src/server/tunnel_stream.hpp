@@ -15,11 +15,11 @@
 
 #include "../router/detection.hpp"
 #include "access_log.hpp"
-#include "codec/mproxy_codec.hpp"
 #include "close_reason.hpp"
 #include "connector.hpp"
 #include "deadline.hpp"
 #include "lifeline.hpp"
+#include "passthru/wire/mproxy_codec.hpp"
 #include "pipe_pool.hpp"
 #include "socket.hpp"
 

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "codec/mproxy_codec.hpp"
 #include "configure.hpp"
 #include "fuzz_reads.hpp"
 #include "mproxy_protocol.hpp"
+#include "passthru/wire/mproxy_codec.hpp"
 #include "probe_harness.hpp"
 
 namespace {

@@ -15,9 +15,17 @@
 // rule itself, so a plugin only says which rule (by index) applies. A protocol that wraps
 // others (the PROXY protocol) also says how many bytes its header takes and which addresses it
 // carries; an UNWRAP rule then strips the header and detection goes on after it.
+//
+// select_rule() is optional. A protocol whose facts the host can learn without the bytes that
+// carry them (the host reads each stream of an M-PROXY tunnel itself, header and all) may choose
+// a rule from those facts, under the keys its own identify() gives them: the rule identify()
+// would choose for bytes with those facts. The same rules hold as for identify(): const,
+// noexcept, pure, shared by every thread. The default answers nullopt: "I choose only from bytes".
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -60,6 +68,12 @@ class Protocol {
 
   /// The verdict on `view` (see the contract at the top of this file).
   [[nodiscard]] virtual Verdict identify(const ConnView& view) const noexcept = 0;
+
+  /// The rule `facts` select (kNoRule if none applies), or nullopt if this protocol chooses
+  /// only from bytes (see the contract at the top of this file).
+  [[nodiscard]] virtual std::optional<std::uint32_t> select_rule([[maybe_unused]] const Facts& facts) const noexcept {
+    return std::nullopt;
+  }
 };
 
 }  // namespace passthru::sdk

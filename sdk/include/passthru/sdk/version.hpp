@@ -6,7 +6,9 @@
 
 #include "passthru/sdk/sdk_hash.hpp"  // generated: PASSTHRU_SDK_HEADER_HASH
 
-#define PASSTHRU_SDK_ABI_MAJOR 1
+// Raised whenever a plugin built for the old value would misbehave: 2 when Protocol's vtable
+// gained select_rule().
+#define PASSTHRU_SDK_ABI_MAJOR 2
 
 #define PASSTHRU_STRINGIFY_(x) #x
 #define PASSTHRU_STRINGIFY(x) PASSTHRU_STRINGIFY_(x)

@@ -3,22 +3,34 @@
 #include <doctest/doctest.h>
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <string>
 
-#include "../../plugins/common/crc32c.hpp"
-#include "config/endpoint.hpp"
-#include "proxy/proxy_header_writer.hpp"
+#include "passthru/wire/proxy_header_writer.hpp"
 
-using namespace passthru::core;
+using namespace passthru::wire;
 
 namespace {
 
-sockaddr_storage address(const char* text) {
-  std::string why;
-  auto endpoint = parse_endpoint(text, false, PortRule::AllowZero, why);
-  REQUIRE(endpoint);
-  return endpoint->address;
+/// "192.168.0.1:56324" or "[2001:db8::1]:56324" as a socket address.
+sockaddr_storage address(std::string text) {
+  sockaddr_storage out{};
+  auto colon = text.rfind(':');
+  auto port = htons(static_cast<std::uint16_t>(std::stoul(text.substr(colon + 1))));
+  text.resize(colon);
+  if (text.front() == '[') {
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&out);
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = port;
+    REQUIRE(inet_pton(AF_INET6, text.substr(1, text.size() - 2).c_str(), &v6->sin6_addr) == 1);
+  } else {
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&out);
+    v4->sin_family = AF_INET;
+    v4->sin_port = port;
+    REQUIRE(inet_pton(AF_INET, text.c_str(), &v4->sin_addr) == 1);
+  }
+  return out;
 }
 
 std::string hex(const std::string& bytes) {
@@ -39,11 +51,6 @@ std::string write(ProxySend send, const char* from, const char* to, ProxyTlvs tl
 }
 
 }  // namespace
-
-TEST_CASE("CRC32C gives the check value of its definition") {
-  const char* text = "123456789";
-  CHECK(passthru::common::crc32c(reinterpret_cast<const std::uint8_t*>(text), 9) == 0xE3069283u);
-}
 
 TEST_CASE("v1 TCP4 is the spec's own example") {
   CHECK(write({ProxyVersion::V1}, "192.168.0.1:56324", "192.168.0.11:443") ==

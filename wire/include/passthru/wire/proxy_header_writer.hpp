@@ -2,7 +2,8 @@
 // stream (send_proxy on a FORWARD rule), as HAProxy's doc/proxy-protocol.txt says. Only what
 // HAProxy accepts is sent: TCP4 or TCP6 with the client's and the original destination's
 // addresses, or, when those two are not of one family, v1 UNKNOWN / v2 LOCAL without addresses.
-// It does not read headers; the PROXY detector plugin does.
+// It does not read headers; the PROXY detector plugin does, with the same constants
+// (proxy_header_format.hpp).
 #pragma once
 
 #include <sys/socket.h>
@@ -11,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-namespace passthru::core {
+namespace passthru::wire {
 
 enum class ProxyVersion : std::uint8_t { None, V1, V2 };
 
@@ -32,4 +33,4 @@ struct ProxyTlvs {
 std::string write_proxy_header(const ProxySend& send, const sockaddr* source, const sockaddr* destination,
                                const ProxyTlvs& tlvs);
 
-}  // namespace passthru::core
+}  // namespace passthru::wire

@@ -1,4 +1,4 @@
-#include "mproxy_codec.hpp"
+#include "passthru/wire/mproxy_codec.hpp"
 
 #include <arpa/inet.h>
 

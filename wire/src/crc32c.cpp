@@ -1,8 +1,8 @@
-#include "crc32c.hpp"
+#include "passthru/wire/crc32c.hpp"
 
 #include <array>
 
-namespace passthru::common {
+namespace passthru::wire {
 
 namespace {
 
@@ -28,4 +28,4 @@ std::uint32_t crc32c_update(std::uint32_t state, const std::uint8_t* data, std::
   return state;
 }
 
-}  // namespace passthru::common
+}  // namespace passthru::wire

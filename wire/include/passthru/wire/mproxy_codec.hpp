@@ -8,7 +8,9 @@
 // what they would corrupt (a header over 255 bytes, commas or control characters in a field).
 // Decoder reads strictly: a wrong version byte, a non-numeric or oversized datalen, a bad field
 // or an unknown layout is a protocol error, never a guess, and the messages it gives do not
-// depend on how the bytes were chunked. A library: no sockets, no plugin interface.
+// depend on how the bytes were chunked. A library: no sockets, no plugin interface. The MPROXY
+// plugin reads a connection's first header with it, the core's DEMUX endpoint the whole tunnel,
+// and tools/mproxy exposes it on the command line.
 #pragma once
 
 #include <cstddef>

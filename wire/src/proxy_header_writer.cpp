@@ -1,22 +1,18 @@
-#include "proxy_header_writer.hpp"
+#include "passthru/wire/proxy_header_writer.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <cstring>
 
-#include "../../../plugins/common/crc32c.hpp"
+#include "passthru/wire/crc32c.hpp"
+#include "passthru/wire/proxy_header_format.hpp"
 
-namespace passthru::core {
+namespace passthru::wire {
 
 namespace {
 
-// §2.2 signature.
-constexpr char kSignature[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
-constexpr std::uint8_t kTlvAlpn = 0x01;
-constexpr std::uint8_t kTlvAuthority = 0x02;
-constexpr std::uint8_t kTlvCrc32c = 0x03;
-constexpr std::uint8_t kTlvUniqueId = 0x05;
+using namespace proxy_v2;
 
 void put_u16(std::string& out, std::size_t value) {
   out.push_back(static_cast<char>(value >> 8));
@@ -45,45 +41,50 @@ bool same_ip_family(const sockaddr* a, const sockaddr* b) {
 
 // §2.1: "PROXY TCP4 src dst sport dport\r\n".
 std::string write_v1(const sockaddr* source, const sockaddr* destination) {
-  if (!same_ip_family(source, destination)) return "PROXY UNKNOWN\r\n";
+  std::string out(proxy_v1::kPrefix);
+  if (!same_ip_family(source, destination)) return out.append(proxy_v1::kUnknown).append("\r\n");
   char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
   inet_ntop(source->sa_family, address_of(source), src, sizeof src);
   inet_ntop(destination->sa_family, address_of(destination), dst, sizeof dst);
-  return std::string("PROXY ") + (source->sa_family == AF_INET ? "TCP4 " : "TCP6 ") + src + " " + dst + " " +
-         std::to_string(port_of(source)) + " " + std::to_string(port_of(destination)) + "\r\n";
+  out.append(source->sa_family == AF_INET ? proxy_v1::kTcp4 : proxy_v1::kTcp6);
+  return out + " " + src + " " + dst + " " + std::to_string(port_of(source)) + " " +
+         std::to_string(port_of(destination)) + "\r\n";
 }
 
 // §2.2: signature, version 2 and command, family and transport, length, addresses, TLVs.
 std::string write_v2(const ProxySend& send, const sockaddr* source, const sockaddr* destination, const ProxyTlvs& tlvs) {
-  std::string out(kSignature, sizeof kSignature);
+  std::string out(kSignature.begin(), kSignature.end());
   if (!same_ip_family(source, destination)) {
-    out.append("\x20\x00\x00\x00", 4);  // LOCAL, UNSPEC, no address block (what HAProxy accepts)
+    // LOCAL, UNSPEC, no address block (what HAProxy accepts)
+    out.push_back(static_cast<char>(version_command(kCommandLocal)));
+    out.push_back(static_cast<char>(family_transport(kFamilyUnspec, kTransportUnspec)));
+    put_u16(out, 0);
     return out;
   }
   bool v4 = source->sa_family == AF_INET;
-  out.push_back(0x21);                          // version 2, PROXY
-  out.push_back(static_cast<char>(v4 ? 0x11 : 0x21));  // TCP over IPv4 / IPv6
-  put_u16(out, 0);                              // the length, filled in below
+  out.push_back(static_cast<char>(version_command(kCommandProxy)));
+  out.push_back(static_cast<char>(family_transport(v4 ? kFamilyInet : kFamilyInet6, kTransportStream)));
+  put_u16(out, 0);  // the length, filled in below
   std::size_t address_size = v4 ? 4 : 16;
   out.append(static_cast<const char*>(address_of(source)), address_size);
   out.append(static_cast<const char*>(address_of(destination)), address_size);
   put_u16(out, port_of(source));
   put_u16(out, port_of(destination));
-  if (!tlvs.alpn.empty()) put_tlv(out, kTlvAlpn, tlvs.alpn.substr(0, 255));
-  if (!tlvs.authority.empty()) put_tlv(out, kTlvAuthority, tlvs.authority.substr(0, 255));
-  if (send.unique_id && !tlvs.unique_id.empty()) put_tlv(out, kTlvUniqueId, tlvs.unique_id.substr(0, 128));
+  if (!tlvs.alpn.empty()) put_tlv(out, kTlvAlpn, tlvs.alpn.substr(0, kMaxAlpn));
+  if (!tlvs.authority.empty()) put_tlv(out, kTlvAuthority, tlvs.authority.substr(0, kMaxAuthority));
+  if (send.unique_id && !tlvs.unique_id.empty()) put_tlv(out, kTlvUniqueId, tlvs.unique_id.substr(0, kMaxUniqueId));
   std::size_t crc_at = 0;
   if (send.crc32c) {
-    put_tlv(out, kTlvCrc32c, std::string_view("\0\0\0\0", 4));
-    crc_at = out.size() - 4;
+    put_tlv(out, kTlvCrc32c, std::string_view("\0\0\0\0", kCrc32cLength));
+    crc_at = out.size() - kCrc32cLength;
   }
-  std::size_t length = out.size() - 16;
-  out[14] = static_cast<char>(length >> 8);
-  out[15] = static_cast<char>(length);
+  std::size_t length = out.size() - kFixedLength;
+  out[kLengthAt] = static_cast<char>(length >> 8);
+  out[kLengthAt + 1] = static_cast<char>(length);
   if (crc_at) {
     // §2.2.3: computed over the whole header with the checksum as zeros, stored big-endian.
-    std::uint32_t crc = passthru::common::crc32c(reinterpret_cast<const std::uint8_t*>(out.data()), out.size());
-    for (int i = 0; i < 4; ++i) out[crc_at + i] = static_cast<char>(crc >> (24 - 8 * i));
+    std::uint32_t crc = crc32c(reinterpret_cast<const std::uint8_t*>(out.data()), out.size());
+    for (std::size_t i = 0; i < kCrc32cLength; ++i) out[crc_at + i] = static_cast<char>(crc >> (24 - 8 * i));
   }
   return out;
 }
@@ -100,4 +101,4 @@ std::string write_proxy_header(const ProxySend& send, const sockaddr* source, co
   return {};
 }
 
-}  // namespace passthru::core
+}  // namespace passthru::wire

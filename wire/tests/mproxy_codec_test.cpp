@@ -2,13 +2,12 @@
 // checked against it), every chunking of a stream, and the strict answers to what the
 // reference reads sloppily. The byte-for-byte comparison with the installed reference itself
 // is tests/integration/mproxy/test_reference.py.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <string>
 #include <vector>
 
-#include "codec/mproxy_codec.hpp"
+#include "passthru/wire/mproxy_codec.hpp"
 
 using namespace passthru::mproxy;
 
