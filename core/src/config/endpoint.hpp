@@ -1,6 +1,6 @@
 // Endpoint: a "host:port" from the config: an IPv4 literal, an [IPv6] literal, or a host name
-// (for to_addr only), with the port. Parsing only; resolving names is the relay's job, done
-// without blocking the loop.
+// (for to_addr only), with the port. Parsing only: the Connector resolves names, on libuv's
+// thread pool, when a connection needs one.
 #pragma once
 
 #include <netinet/in.h>

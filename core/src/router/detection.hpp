@@ -4,7 +4,8 @@
 // bytes were split. A protocol is polled again only once the bytes it asked for have arrived.
 // An UNWRAP rule (a trusted PROXY header) strips the header it matched, keeps the addresses and
 // facts it carried, and starts over on the bytes after it, without that protocol.
-// It neither reads sockets nor allocates.
+// It reads no socket. It allocates only to keep what a stripped header carried (rare), and a
+// Decision's FactList copies the deciding protocol's facts.
 #pragma once
 
 #include <cstdint>

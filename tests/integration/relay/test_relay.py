@@ -298,6 +298,27 @@ CATCHALL = { action = "REJECT" }
             wait_until(lambda: proxy.fd_count() == before, 5, f"fd count to return to {before}")
             self.assertLessEqual(proxy.pipe_fd_count(), 2 * proxy.PIPES_KEPT_PER_WORKER * 2)
 
+    def test_a_client_that_sends_and_closes_before_the_reply_is_no_error(self):
+        # A client sends its request and closes its socket without reading the reply (a fire and
+        # forget notification, a health check). The backend's reply then meets a closed socket:
+        # that ends the exchange as the client chose (client_closed), and must not be counted as
+        # a client error. A reply that reached the client before its close makes its kernel send
+        # a reset instead of a FIN: that is logged as what it is, client_reset.
+        def reply_then_close(server, conn):
+            conn.recv(65536)
+            try:
+                conn.sendall(b"reply " * 100)
+            except OSError:
+                pass
+        with TcpServer(reply_then_close, backlog=128) as backend, Passthru(catchall_config(backend.port)) as proxy:
+            for i in range(300):
+                with connect(proxy.port) as s:
+                    s.sendall(b"notify %d\r\n" % i)
+                if i % 20 == 19:  # in bursts the backend's accept thread keeps up with
+                    wait_until(lambda: len(re.findall(r"end=", proxy.log())) == i + 1, 10, "the burst to end")
+            ends = re.findall(r"end=(\w+)", proxy.log())
+            self.assertEqual(sorted(set(ends) - {"done", "client_closed", "client_reset"}), [], proxy.log()[-2000:])
+
 
 if __name__ == "__main__":
     unittest.main()
