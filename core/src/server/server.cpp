@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -19,6 +20,9 @@
 namespace passthru::core {
 
 namespace {
+
+// Below this, libuv cannot even make its own descriptors (and aborts): say so instead.
+constexpr rlim_t kLeastDescriptors = 16;
 
 /// A non-blocking listening socket on `at` with SO_REUSEPORT, so every worker can have its own
 /// socket on the same address. Returns the descriptor, or -1 with `error` set.
@@ -66,6 +70,19 @@ int run_server(const Config& config) {
     files.rlim_cur = files.rlim_max;
     setrlimit(RLIMIT_NOFILE, &files);
   }
+  if (files.rlim_cur < kLeastDescriptors) {
+    std::fprintf(stderr, "passthru: the open-files limit is %llu; passthru needs at least %llu\n",
+                 static_cast<unsigned long long>(files.rlim_cur), static_cast<unsigned long long>(kLeastDescriptors));
+    return 1;
+  }
+
+  // libuv makes its process-wide descriptors (a signal pipe) with the first loop, and aborts if
+  // it cannot: make them now, while descriptors are free, so that running out later is an
+  // error each worker can report.
+  {
+    uv_loop_t first;
+    if (uv_loop_init(&first) == 0) uv_loop_close(&first);
+  }
 
   // Stop signals are taken by this thread alone, with sigwait; workers never see them. Blocked
   // before "listening" is printed, so a stop sent as soon as that line is read is a clean stop.
@@ -102,7 +119,8 @@ int run_server(const Config& config) {
   try {
     for (unsigned w = 0; w < workers; ++w) loops.push_back(std::make_unique<Worker>(config, fds[w], names));
   } catch (const std::exception& e) {  // out of descriptors, most likely: nothing has started yet
-    std::fprintf(stderr, "passthru: cannot start worker %zu of %u: %s\n", loops.size() + 1, workers, e.what());
+    std::fprintf(stderr, "passthru: cannot start worker %zu of %u: %s (open-files limit: %llu)\n", loops.size() + 1,
+                 workers, e.what(), static_cast<unsigned long long>(files.rlim_cur));
     for (std::size_t w = loops.size() + 1; w < workers; ++w)
       for (int fd : fds[w]) ::close(fd);
     return 1;

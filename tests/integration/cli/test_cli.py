@@ -2,6 +2,7 @@
 an installed copy (cmake --install) that finds its own plugins."""
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -51,6 +52,25 @@ class CommandLine(unittest.TestCase):
             self.assertEqual(r.returncode, 2)
             self.assertIn("broken.so: cannot be loaded: ", r.stderr)
             self.assertIn("invalid ELF header", r.stderr)
+
+    def test_out_of_descriptors_at_start_is_an_error_message_not_a_crash(self):
+        # Too few descriptors for the workers' event loops: a message and exit 1, for every limit
+        # up to one that lets all four start, never an abort.
+        with tempfile.TemporaryDirectory() as folder:
+            config = Path(folder) / "passthru.toml"
+            config.write_text("workers = 4\n" + CONFIG)
+            said = set()
+            for limit in range(8, 40):
+                try:
+                    r = subprocess.run(["prlimit", f"--nofile={limit}:{limit}", str(BINARY), "-c", str(config)],
+                                       capture_output=True, text=True, timeout=3)
+                except subprocess.TimeoutExpired:
+                    break  # it started, and runs until stopped: the limit is enough
+                self.assertEqual(r.returncode, 1, f"limit {limit}: {r.returncode} {r.stderr}")
+                m = re.search(r"passthru: (the open-files limit is|cannot start worker \d of 4|cannot listen)", r.stderr)
+                self.assertTrue(m, f"limit {limit}: {r.stderr}")
+                said.add(m.group(1)[:20])
+            self.assertIn("cannot start worker ", said)  # the workers' own failure was reached
 
     def test_an_installed_copy_finds_its_installed_plugins(self):
         with tempfile.TemporaryDirectory() as prefix:
