@@ -9,7 +9,8 @@ same load generator for all):
   - connection rate: N clients each connect, send a real ClientHello for a routed name (a
     324-byte one from OpenSSL and Chromium's 1958-byte post-quantum one), read the backend's
     64-byte answer, close; connections/s, latency p50/p99, and proxy CPU per connection;
-  - throughput: one connection and 8 in parallel pushing bytes up, and pulling them down;
+  - throughput: one connection and 8 in parallel pushing bytes up, and pulling them down; and
+    the same through one M-PROXY tunnel carrying 1 or 8 streams into passthru (DEMUX);
   - memory: RSS per idle forwarded connection (9,000 held: this machine allows 20,000 files);
   - rules: passthru's rate with 1 SNI rule and with 100,000 (exact and wildcard).
 The connection rate is also measured through floor_proxy (with 2 threads, and with 1), which
@@ -166,6 +167,23 @@ def passthru(tmp, backends, workers=2, extra_rules=0, label="passthru"):
     return Proxy(label, p, ports)
 
 
+def passthru_tunnel(tmp, backends, label="passthru-tunnel"):
+    """passthru as the endpoint of one M-PROXY tunnel (DEMUX) whose streams go to the push and pull
+    backends: the load generator carries its 1 or 8 streams in one tunnel connection."""
+    ports = {k: free_port() for k in ("push", "pull")}
+    lines = ['log_level = "warn"', "workers = 2"]
+    for kind, port in ports.items():
+        lines += [f'[servers."127.0.0.1:{port}".MPROXY]',
+                  f'"NAME bench.example" = {{ action = "FORWARD", to_addr = "127.0.0.1:{backends[kind]}" }}',
+                  'CATCHALL = { action = "DEMUX" }']
+    config = Path(tmp) / f"{label}.toml"
+    config.write_text("\n".join(lines) + "\n")
+    p = start([BUILD / "passthru", "-c", config])
+    for port in ports.values():
+        wait_listening(port, 60)
+    return Proxy(label, p, ports)
+
+
 def haproxy(tmp, backends):
     ports = {k: free_port() for k in backends}
     text = "global\n  maxconn 9500\n  nbthread 2\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n"
@@ -267,7 +285,7 @@ def main():
                    passthru(tmp, backends()),
                    passthru(tmp, backends(), workers=1, label="passthru-1-worker"),
                    haproxy(tmp, backends()), nginx(tmp, backends()), sslh(tmp, backends())]
-        streamed = [p for p in proxies if "push" in p.ports]
+        streamed = [p for p in proxies if "push" in p.ports] + [passthru_tunnel(tmp, shared)]
         rules = [passthru(tmp, backends(), label="passthru-1-rule"),
                  passthru(tmp, backends(), extra_rules=100_000, label="passthru-100k-rules")]
         rate = {(p.name, h): [] for p in proxies + rules for h in HELLOS}
@@ -286,8 +304,12 @@ def main():
             for p in rotated(streamed, r):
                 for direction in ("push", "pull"):
                     for n in (1, 8):
-                        result = loadgen(direction, "--target", f"127.0.0.1:{p.ports[direction]}",
-                                         "--hello", HELLOS["small"], "--connections", n, "--seconds", args.seconds)
+                        if p.name == "passthru-tunnel":  # n streams in one tunnel connection
+                            result = loadgen(f"tunnel-{direction}", "--target", f"127.0.0.1:{p.ports[direction]}",
+                                             "--hello", HELLOS["small"], "--streams", n, "--seconds", args.seconds)
+                        else:
+                            result = loadgen(direction, "--target", f"127.0.0.1:{p.ports[direction]}",
+                                             "--hello", HELLOS["small"], "--connections", n, "--seconds", args.seconds)
                         stream[(p.name, direction, n)].append(result["gbit_per_s"])
         memory = {}
         if not args.quick:
@@ -329,6 +351,12 @@ def main():
     for p in [] if args.memory_only else streamed:
         cells = [median_range(stream[(p.name, d, n)], lambda v: f"{v:.2f}") for n in (1, 8) for d in ("push", "pull")]
         lines.append(f"| {p.name} | {cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} |")
+    if not args.memory_only:
+        ratios = [statistics.median(stream[("passthru-tunnel", d, n)]) / statistics.median(stream[("passthru", d, n)])
+                  for n in (1, 8) for d in ("push", "pull")]
+        lines += ["", "passthru-tunnel carries its 1 or 8 streams in one M-PROXY tunnel connection; against passthru's "
+                  f"plain relays (1 or 8 connections): {ratios[0]:.2f}× and {ratios[1]:.2f}× with 1 stream up and "
+                  f"down, {ratios[2]:.2f}× and {ratios[3]:.2f}× with 8."]
     lines.append("")
     if memory:
         lines += ["**Memory per idle forwarded connection (9,000 held)**", "", "| proxy | bytes/conn | vs HAProxy |",
