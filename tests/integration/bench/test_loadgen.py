@@ -52,6 +52,21 @@ class LoadGenerator(unittest.TestCase):
                                           "--hello", HELLO, "--connections", 2, "--seconds", 1)[-1])
             self.assertGreater(result["bytes"], 0, mode)
 
+    def test_tunnel_modes_move_bytes_through_one_tunnel(self):
+        sink, source = self.backends["sink"][1], self.backends["source"][1]
+        with Passthru(f"""
+[servers."127.0.0.1:0".MPROXY]
+"NAME bench.example" = {{ action = "FORWARD", to_addr = "127.0.0.1:{sink}" }}
+CATCHALL = {{ action = "DEMUX" }}
+[servers."127.0.0.2:0".MPROXY]
+"NAME bench.example" = {{ action = "FORWARD", to_addr = "127.0.0.1:{source}" }}
+CATCHALL = {{ action = "DEMUX" }}
+""", listeners=2) as tunnel:
+            for mode, target in (("tunnel-push", f"127.0.0.1:{tunnel.ports[0]}"), ("tunnel-pull", f"127.0.0.2:{tunnel.ports[1]}")):
+                result = json.loads(self.load(mode, "--target", target, "--hello", HELLO, "--streams", 8, "--seconds", 1)[-1])
+                self.assertGreater(result["bytes"], 1 << 20, mode)
+            tunnel.wait_log(r"action=DEMUX streams=8 ")
+
     def test_idle_mode_holds_answered_connections(self):
         lines = self.load("idle", "--target", f"127.0.0.1:{self.proxy.ports[0]}", "--hello", HELLO,
                           "--connections", 50, "--hold", 1)
