@@ -4,34 +4,14 @@
 
 #include <string>
 
+#include "prefix_protocol.hpp"
 #include "router/detection.hpp"
 
 using namespace passthru;
 using namespace passthru::core;
+using passthru::core::testing::PrefixProtocol;
 
 namespace {
-
-/// Matches input starting with `prefix` (rule 0); NoMatch as soon as it cannot; counts calls.
-class PrefixProtocol final : public sdk::Protocol {
- public:
-  explicit PrefixProtocol(std::string prefix, bool has_rule = true)
-      : prefix_(std::move(prefix)), has_rule_(has_rule) {}
-  std::string_view name() const noexcept override { return prefix_; }
-  void apply_rules(std::span<const sdk::RuleKey>, sdk::Diagnostics&) override {}
-  sdk::Verdict identify(const sdk::ConnView& view) const noexcept override {
-    ++calls;
-    std::size_t n = std::min(view.bytes.size(), prefix_.size());
-    if (sdk::as_chars(view.bytes.first(n)) != std::string_view(prefix_).substr(0, n))
-      return sdk::Verdict::no_match(sdk::NoMatchReason::NotThisProtocol);
-    if (n < prefix_.size()) return sdk::Verdict::need_more(prefix_.size());
-    return sdk::Verdict::match(has_rule_ ? 0 : sdk::kNoRule);
-  }
-  mutable int calls = 0;
-
- private:
-  std::string prefix_;
-  bool has_rule_;
-};
 
 Action make_action(ActionKind kind, std::string rule) {
   Action action;

@@ -167,6 +167,7 @@ void Connector::fail(CloseReason why, int error) {
 }
 
 void Connector::cancel() noexcept {
+  if (active_) deadline_->stop();  // armed for this connect: its expiry must not come after
   active_ = false;
   if (resolving_) uv_cancel(reinterpret_cast<uv_req_t*>(&resolve_));
   socket_.close();
