@@ -160,13 +160,22 @@ void Forwarder::shut_sink(Direction& d) {
 }
 
 void Forwarder::fail(const Direction& d, bool at_source, int error) {
+  // A write or shutdown on a socket the peer has reset says only EPIPE or ENOTCONN; the reset
+  // itself waits as the socket's error, and says what really happened: ECONNRESET, or EPIPE
+  // when the peer had sent its FIN before it reset (Linux's tcp_reset in CLOSE_WAIT).
+  bool finished_then_reset = false;
+  if (error == EPIPE || error == ENOTCONN) {
+    int pending = (at_source ? d.from : d.to)->pending_error();
+    if (pending == -ECONNRESET) error = ECONNRESET;
+    finished_then_reset = pending == -EPIPE;
+  }
   // up_ reads the client and writes the backend; down_ the other way round.
   bool client_side = (&d == &up_) == at_source;
   bool reset = error == ECONNRESET;
   if (client_side) {
     // A client that finished sending and then closed its socket before the whole reply came
     // ended the exchange itself: not an error of the path.
-    bool closed_early = up_.eof && (error == EPIPE || error == ECONNRESET || error == ENOTCONN);
+    bool closed_early = (up_.eof || finished_then_reset) && (error == EPIPE || error == ENOTCONN || reset);
     finish(closed_early ? CloseReason::ClientClosed : reset ? CloseReason::ClientReset : CloseReason::ClientError,
            -error, false, true);
   } else {
