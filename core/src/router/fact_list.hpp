@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "log_value.hpp"
 #include "passthru/sdk/verdict.hpp"
 
 namespace passthru::core {
@@ -46,14 +47,14 @@ class FactList {
     return found;
   }
 
-  /// " key=value key=value" for a log line.
+  /// " key=value key=value" for a log line, each value escaped as log_value.hpp says.
   [[nodiscard]] std::string to_log() const {
     std::string out;
     for_each([&](std::string_view k, std::string_view v) {
       out += ' ';
       out += k;
       out += '=';
-      out += v;
+      append_log_value(out, v);
     });
     return out;
   }
