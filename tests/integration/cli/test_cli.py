@@ -38,7 +38,7 @@ class CommandLine(unittest.TestCase):
             r = run("--check", "-c", str(config))
             self.assertEqual(r.returncode, 2)
             self.assertIn("c.toml:1:14: error: " + str(BUILD / "fixtures" / "wrong_abi.so") +
-                          ": built against passthru SDK ABI 99, this passthru speaks ABI 1", r.stderr)
+                          ": built against passthru SDK ABI 99, this passthru speaks ABI 2", r.stderr)
             self.assertIn("no_export.so: not a passthru plugin", r.stderr)
             self.assertIn("good.so: protocol 'TLS' is already provided by", r.stderr)
 

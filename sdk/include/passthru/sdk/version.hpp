@@ -6,7 +6,11 @@
 
 #include "passthru/sdk/sdk_hash.hpp"  // generated: PASSTHRU_SDK_HEADER_HASH
 
-#define PASSTHRU_SDK_ABI_MAJOR 1
+// Raised whenever a type that crosses the plugin boundary changes its layout or virtuals
+// (Verdict, Facts, ConnView, RuleKey, Protocol, PluginDescriptor). The header hash changes
+// with any edit anyway; this number is what the refusal names, and what the export's symbol
+// carries. 2: Facts with kinds (Text, Wire, Ambiguous) and a larger buffer.
+#define PASSTHRU_SDK_ABI_MAJOR 2
 
 #define PASSTHRU_STRINGIFY_(x) #x
 #define PASSTHRU_STRINGIFY(x) PASSTHRU_STRINGIFY_(x)
