@@ -3,6 +3,8 @@
 // holds facts inline so that detecting allocates nothing, but a connection that lives for hours
 // should not hold that fixed buffer, so the few bytes of facts are copied into one string.
 // Each fact is stored with its lengths, never with a separator, so a value may hold any byte.
+// The well-known facts the core uses are read here, by meaning; nothing else in the core
+// spells a key.
 #pragma once
 
 #include <cstddef>
@@ -18,54 +20,81 @@ class FactList {
  public:
   FactList() = default;
   explicit FactList(const passthru::sdk::Facts& facts) {
-    for (std::size_t i = 0; i < facts.size(); ++i) append(facts.key(i), facts.value(i));
+    for (std::size_t i = 0; i < facts.size(); ++i) append(facts[i]);
   }
 
-  /// Calls f(key, value) for each fact, in the detector's order.
+  /// Calls f(const sdk::Fact&) for each fact, in the detector's order.
   template <typename F>
   void for_each(F&& f) const {
     std::size_t at = 0;
     while (at + kHeaderSize <= text_.size()) {
-      std::size_t key_length = static_cast<unsigned char>(text_[at]);
-      std::size_t value_length = static_cast<unsigned char>(text_[at + 1]) << 8 | static_cast<unsigned char>(text_[at + 2]);
+      auto byte = [&](std::size_t i) { return static_cast<std::size_t>(static_cast<unsigned char>(text_[at + i])); };
+      auto kind = static_cast<passthru::sdk::FactKind>(byte(0));
+      std::size_t key_length = byte(1);
+      std::size_t value_length = byte(2) << 8 | byte(3);
       std::string_view record(text_.data() + at + kHeaderSize, key_length + value_length);
-      f(record.substr(0, key_length), record.substr(key_length));
+      f(passthru::sdk::Fact{record.substr(0, key_length), record.substr(key_length), kind});
       at += kHeaderSize + record.size();
     }
   }
 
-  /// The value stored under `key`, or an empty view.
+  /// The value of the first fact under `key` (empty for an Ambiguous one), or an empty view.
   [[nodiscard]] std::string_view find(std::string_view key) const {
     std::string_view found;
     bool seen = false;
-    for_each([&](std::string_view k, std::string_view v) {
-      if (!seen && k == key) {
-        found = v;
+    for_each([&](const passthru::sdk::Fact& fact) {
+      if (!seen && fact.key == key) {
+        found = fact.value;
         seen = true;
       }
     });
     return found;
   }
 
-  /// " key=value key=value" for a log line, each value escaped as log_value.hpp says.
+  /// The name the client asked for, for a PROXY v2 AUTHORITY: its TLS SNI, else its HTTP
+  /// Host; empty when it named none, or named its host ambiguously.
+  [[nodiscard]] std::string_view authority() const {
+    std::string_view sni = find(passthru::sdk::fact_key::kSni);
+    return !sni.empty() ? sni : find(passthru::sdk::fact_key::kHost);
+  }
+
+  /// The first ALPN protocol the client offered, exactly as offered, for a PROXY v2 ALPN; empty
+  /// when it offered none.
+  [[nodiscard]] std::string_view alpn_first() const { return find(passthru::sdk::fact_key::kAlpnFirst); }
+
+  /// " key=value key=value" for a log line: Text values escaped as log_value.hpp says, an
+  /// Ambiguous fact as key=(ambiguous), Wire values left out (a Text fact says it for people).
   [[nodiscard]] std::string to_log() const {
     std::string out;
-    for_each([&](std::string_view k, std::string_view v) {
-      out += ' ';
-      out += k;
-      out += '=';
-      append_log_value(out, v);
+    for_each([&](const passthru::sdk::Fact& fact) {
+      using passthru::sdk::FactKind;
+      switch (fact.kind) {
+        case FactKind::Wire: return;
+        case FactKind::Ambiguous:
+          out += ' ';
+          out += fact.key;
+          out += "=(ambiguous)";
+          return;
+        case FactKind::Text:
+          out += ' ';
+          out += fact.key;
+          out += '=';
+          append_log_value(out, fact.value);
+          return;
+      }
     });
     return out;
   }
 
  private:
-  // A record is the key's length (1 byte), the value's (2 bytes, big-endian), the key, the value.
-  static constexpr std::size_t kHeaderSize = 3;
+  // A record is the fact's kind (1 byte), its key's length (1 byte), its value's (2 bytes,
+  // big-endian), the key, the value.
+  static constexpr std::size_t kHeaderSize = 4;
 
-  void append(std::string_view key, std::string_view value) {
-    key = key.substr(0, 0xFF);
-    value = value.substr(0, 0xFFFF);  // a Facts buffer is far smaller: nothing is cut in practice
+  void append(const passthru::sdk::Fact& fact) {
+    std::string_view key = fact.key.substr(0, 0xFF);
+    std::string_view value = fact.value.substr(0, 0xFFFF);  // a Facts buffer is far smaller
+    text_ += static_cast<char>(fact.kind);
     text_ += static_cast<char>(key.size());
     text_ += static_cast<char>(value.size() >> 8);
     text_ += static_cast<char>(value.size() & 0xFF);
