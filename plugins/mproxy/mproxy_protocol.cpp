@@ -9,6 +9,7 @@ namespace passthru::mproxy {
 
 using passthru::sdk::NoMatchReason;
 using passthru::sdk::Verdict;
+namespace fact_key = passthru::sdk::fact_key;
 
 namespace {
 constexpr const char* kSyntax =
@@ -91,10 +92,11 @@ Verdict MproxyProtocol::identify(const passthru::sdk::ConnView& view) const noex
     auto header = parse_header(passthru::sdk::as_chars(b.subspan(2, length)), SIZE_MAX, error);
     if (!header) return Verdict::no_match(NoMatchReason::Malformed);
     Verdict verdict = Verdict::match(rules_.select(header->meta));
-    verdict.facts.add("mproxy", to_string(header->kind));
-    if (!header->meta.name.empty()) verdict.facts.add("name", header->meta.name);
-    if (!header->meta.service.empty()) verdict.facts.add("service", header->meta.service);
-    if (!header->meta.serviceport.empty()) verdict.facts.add("serviceport", header->meta.serviceport);
+    verdict.facts.add(fact_key::kMproxy, to_string(header->kind));
+    if (!header->meta.name.empty()) verdict.facts.add(fact_key::kMproxyName, header->meta.name);
+    if (!header->meta.service.empty()) verdict.facts.add(fact_key::kMproxyService, header->meta.service);
+    if (!header->meta.serviceport.empty())
+      verdict.facts.add(fact_key::kMproxyServicePort, header->meta.serviceport);
     return verdict;
   } catch (...) {  // std::string may throw bad_alloc; never across identify()
     return Verdict::no_match(NoMatchReason::TooLarge);

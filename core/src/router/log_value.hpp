@@ -3,9 +3,10 @@
 // split itself into several fields, or forge another field. It is not the log line's formatter.
 //
 // A value is written as it is when it is not empty and every byte is printable ASCII other
-// than space, `"` and `\`. Any other value is written in double quotes, with `\"`, `\\`, `\r`,
-// `\n` and `\t`, and `\xHH` (two lower-case hex digits) for every other byte below 0x20 or from
-// 0x7F up. So a line stays one line of ASCII, and a quote in it always opens or closes a value.
+// than space, `"`, `\`, `(` and `)`. Any other value is written in double quotes, with `\"`,
+// `\\`, `\r`, `\n` and `\t`, and `\xHH` (two lower-case hex digits) for every other byte below
+// 0x20 or from 0x7F up. So a line stays one line of ASCII, a quote in it always opens or closes
+// a value, and a bare `(ambiguous)` is the flag FactList writes, never a client's text.
 #pragma once
 
 #include <algorithm>
@@ -16,7 +17,7 @@ namespace passthru::core {
 
 /// Whether `c` can stand in a value written without quotes.
 constexpr bool is_bare_log_byte(unsigned char c) noexcept {
-  return c > 0x20 && c < 0x7F && c != '"' && c != '\\';
+  return c > 0x20 && c < 0x7F && c != '"' && c != '\\' && c != '(' && c != ')';
 }
 
 inline void append_log_value(std::string& line, std::string_view value) {

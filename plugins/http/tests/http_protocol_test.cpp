@@ -55,6 +55,17 @@ TEST_CASE("a request with two different hosts is never routed by either") {
   CHECK(rule_for(p, "GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n") == 2);
 }
 
+TEST_CASE("a request with two different hosts has its host flagged ambiguous, with no value") {
+  std::string request = "GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n";
+  auto p = configured({"HOST a.test", "CATCHALL"});
+  auto v = p.identify({{reinterpret_cast<const std::uint8_t*>(request.data()), request.size()}, false, 16384});
+  REQUIRE(v.facts.size() == 2);
+  CHECK(v.facts.find(sdk::fact_key::kMethod) == "GET");
+  CHECK(std::string_view(v.facts.key(1)) == sdk::fact_key::kHost);
+  CHECK(v.facts.kind(1) == sdk::FactKind::Ambiguous);
+  CHECK(v.facts.value(1).empty());
+}
+
 TEST_CASE("h2c goes to the H2C rule, else to CATCHALL") {
   std::string preface("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24);
   CHECK(rule_for(configured({"H2C", "CATCHALL"}), preface) == 0);
