@@ -218,10 +218,8 @@ std::string Connection::write_proxy_header() const {
   const ProxySend& send = decision_.action->send_proxy;
   if (send.version == ProxyVersion::None) return {};
   ProxyTlvs tlvs;
-  const auto& facts = decision_.facts;
-  tlvs.authority = !facts.find("sni").empty() ? facts.find("sni") : facts.find("host");
-  if (tlvs.authority == "(ambiguous)") tlvs.authority = {};
-  tlvs.alpn = facts.find("alpn").substr(0, facts.find("alpn").find(','));  // the most preferred
+  tlvs.authority = decision_.facts.authority();
+  tlvs.alpn = decision_.facts.alpn_first();
   char unique_id[32];
   if (send.unique_id) {
     thread_local std::mt19937_64 random{std::random_device{}()};

@@ -126,7 +126,9 @@ CATCHALL = {{ action = "FORWARD", to_addr = "127.0.0.1:{cls.inner.port}", send_p
         with connect_from("127.0.0.7", self.outer.port) as s:
             s.sendall(HELLO)
             self.assertEqual(recv_all(s), b"127.0.0.7\n")
-        self.inner.wait_log(r'client=127\.0\.0\.7:\d+ via=127\.0\.0\.1:\d+ [^\n]*rule="SNI hello\.example\.test"')
+        # The outer's header carries the SNI and the hello's first ALPN protocol as TLVs.
+        self.inner.wait_log(r'client=127\.0\.0\.7:\d+ via=127\.0\.0\.1:\d+ [^\n]*proxy=v2 '
+                            r'pp_authority=hello\.example\.test pp_alpn=h2 [^\n]*rule="SNI hello\.example\.test"')
 
     def test_zz_both_instances_end_with_no_connection_open(self):
         wait_until(lambda: self.inner.fd_count() == self.inner_fds and self.outer.fd_count() == self.outer_fds, 10,
