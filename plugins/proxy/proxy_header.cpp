@@ -192,8 +192,8 @@ bool parse_tlvs(ByteSpan tlvs, std::size_t header_offset, ProxyHeader& h, std::s
     if (!r.read_u8(type) || !r.read_u16(length) || !r.read_bytes(length, value)) return false;
     if (nested) continue;  // SSL sub-TLVs: only their framing is checked
     switch (type) {
-      case kTlvAlpn:
-        if (value.empty() || value.size() > 255 || !is_printable(value)) return false;
+      case kTlvAlpn:  // any bytes: an ALPN protocol name is opaque (RFC 7301 §3.1)
+        if (value.empty() || value.size() > 255) return false;
         h.alpn = passthru::sdk::as_chars(value);
         break;
       case kTlvAuthority:
