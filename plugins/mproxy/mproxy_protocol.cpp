@@ -12,46 +12,33 @@ using passthru::sdk::Verdict;
 namespace fact_key = passthru::sdk::fact_key;
 
 namespace {
-constexpr const char* kSyntax =
-    "MPROXY rule keys are 'NAME name', 'NAME *.suffix', 'SERVICE name', 'SERVICEPORT port' or 'CATCHALL'";
-}
+constexpr std::string_view kMatchers[] = {"NAME", "SERVICE", "SERVICEPORT"};
+constexpr passthru::sdk::RuleKeySyntax kSyntax{
+    .protocol = "MPROXY", .matchers = kMatchers,
+    .forms = "'NAME name', 'NAME *.suffix', 'SERVICE name', 'SERVICEPORT port'"};
+}  // namespace
 
 void MproxyRules::apply(std::span<const passthru::sdk::RuleKey> keys, passthru::sdk::Diagnostics& diagnostics) {
-  for (std::uint32_t index = 0; index < keys.size(); ++index) {
-    const auto& key = keys[index];
-    std::string_view text = key.text;
-    if (text == "CATCHALL") {
-      catchall_ = index;
-      continue;
+  catchall_ = passthru::sdk::read_rule_keys(keys, kSyntax, diagnostics, [&](const passthru::sdk::MatcherKey& key) {
+    std::string value(key.value);
+    if (key.matcher == "NAME") {
+      if (std::string why = names_.add(value, key.index); !why.empty()) key.refuse(why);
+      return;
     }
-    auto parts = passthru::sdk::split_rule_key(text);
-    std::string_view matcher = parts ? parts->matcher : "";
-    std::string value(parts ? parts->value : "");
     bool taken = false;
-    if (!parts) {
-      diagnostics.error(key.where, "rule key '" + key.text + "' is not 'MATCHER value'; " + kSyntax);
-      continue;
-    }
-    if (matcher == "NAME") {
-      if (std::string why = names_.add(value, index); !why.empty())
-        diagnostics.error(key.where, "rule key '" + key.text + "': " + why);
-      continue;
-    } else if (matcher == "SERVICE") {
-      taken = !services_.emplace(value, index).second;
-    } else if (matcher == "SERVICEPORT") {
+    if (key.matcher == "SERVICE") {
+      taken = !services_.emplace(value, key.index).second;
+    } else {
       bool number = value.size() <= 5 && value.find_first_not_of("0123456789") == std::string::npos &&
                     std::stoul(value) <= 65535;
       if (!number) {
-        diagnostics.error(key.where, "rule key '" + key.text + "': a SERVICEPORT is a port number");
-        continue;
+        key.refuse("a SERVICEPORT is a port number");
+        return;
       }
-      taken = !ports_.emplace(std::to_string(std::stoul(value)), index).second;
-    } else {
-      diagnostics.error(key.where, "unknown MPROXY matcher '" + std::string(matcher) + "'; " + kSyntax);
-      continue;
+      taken = !ports_.emplace(std::to_string(std::stoul(value)), key.index).second;
     }
-    if (taken) diagnostics.error(key.where, "another rule already names " + key.text);
-  }
+    if (taken) key.refuse("another rule already names " + std::string(key.matcher) + " '" + value + "'");
+  });
 }
 
 std::uint32_t MproxyRules::select(const Meta& meta) const {

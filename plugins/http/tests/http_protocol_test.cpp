@@ -81,7 +81,7 @@ TEST_CASE("bad rule keys are refused with what to write") {
   sdk::Diagnostics d;
   configured({"HOST", "SNI a.test", "HOST a.test:80", "PATH api", "HOST [::1]:80", "HOST a.test", "HOST A.test"}, &d);
   REQUIRE(d.all().size() == 6);
-  CHECK(d.all()[1].message.find("unknown HTTP matcher 'SNI'") != std::string::npos);
+  CHECK(d.all()[1].message.find("unknown matcher 'SNI'") != std::string::npos);
   CHECK(d.all()[2].message.find("without a port") != std::string::npos);
   CHECK(d.all()[3].message.find("starts with '/'") != std::string::npos);
   CHECK(d.all()[4].message.find("IPv6") != std::string::npos);

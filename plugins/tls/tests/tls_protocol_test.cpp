@@ -89,7 +89,7 @@ TEST_CASE("bad rule keys are refused with their position and what to write") {
              &d);
   REQUIRE(d.all().size() == 7);
   CHECK(d.all()[0].where.line == 1);
-  CHECK(d.all()[1].message.find("unknown TLS matcher 'HOST'") != std::string::npos);
+  CHECK(d.all()[1].message.find("unknown matcher 'HOST'") != std::string::npos);
   CHECK(d.all()[6].message.find("already names") != std::string::npos);
 }
 
