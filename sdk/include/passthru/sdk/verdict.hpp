@@ -8,7 +8,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <string_view>
 
 #include "passthru/sdk/facts.hpp"
 
@@ -70,16 +69,5 @@ struct Verdict {
     return v;
   }
 };
-
-/// A short lower-case token for logs and tests.
-constexpr std::string_view to_string(NoMatchReason r) noexcept {
-  switch (r) {
-    case NoMatchReason::NotThisProtocol: return "not_this_protocol";
-    case NoMatchReason::Malformed: return "malformed";
-    case NoMatchReason::TooLarge: return "too_large";
-    case NoMatchReason::Truncated: return "truncated";
-  }
-  return "unknown";
-}
 
 }  // namespace passthru::sdk
