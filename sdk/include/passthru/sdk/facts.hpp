@@ -19,7 +19,7 @@
 //                 TLV). Never logged, never cut: one that does not fit whole is refused.
 //      Ambiguous  the bytes said several things about this key (two different Host fields):
 //                 there is no value, nothing may route by it or pass it on, and the log
-//                 shows it as `key=(ambiguous)`. This flag replaces any sentinel value.
+//                 shows it as `key=(ambiguous)`.
 #pragma once
 
 #include <array>
@@ -33,7 +33,7 @@ namespace passthru::sdk {
 /// The keys passthru's own plugins give. The host reads kSni, kHost and kAlpnFirst by meaning;
 /// the rest are for the log. A plugin that sees one of these things uses its key.
 namespace fact_key {
-/// Text: the TLS server_name (RFC 6066 §3), a host name, lower-cased.
+/// Text: the TLS server_name (RFC 6066 §3): its host name lower-cased, a trailing dot removed.
 inline constexpr const char* kSni = "sni";
 /// Text: the protocols a TLS ClientHello offers (RFC 7301 §3.1), comma-separated, for people.
 inline constexpr const char* kAlpn = "alpn";
