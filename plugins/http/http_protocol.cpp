@@ -6,6 +6,7 @@ namespace passthru::http {
 
 using passthru::sdk::NoMatchReason;
 using passthru::sdk::Verdict;
+namespace fact_key = passthru::sdk::fact_key;
 
 void HttpProtocol::apply_rules(std::span<const passthru::sdk::RuleKey> rules,
                                passthru::sdk::Diagnostics& diagnostics) {
@@ -24,13 +25,13 @@ Verdict HttpProtocol::identify(const passthru::sdk::ConnView& view) const noexce
   }
   Verdict verdict = Verdict::match(rules_.select(parse.head));
   if (parse.head.h2c) {
-    verdict.facts.add("http", "h2c");
+    verdict.facts.add(fact_key::kHttp, "h2c");
     return verdict;
   }
-  verdict.facts.add("method", parse.head.method);
+  verdict.facts.add(fact_key::kMethod, parse.head.method);
   switch (parse.head.host_state) {
-    case HostState::Usable: verdict.facts.add("host", parse.head.host()); break;
-    case HostState::Ambiguous: verdict.facts.add("host", "(ambiguous)"); break;
+    case HostState::Usable: verdict.facts.add(fact_key::kHost, parse.head.host()); break;
+    case HostState::Ambiguous: verdict.facts.add_ambiguous(fact_key::kHost); break;
     case HostState::None: break;
   }
   return verdict;

@@ -5,49 +5,37 @@
 namespace passthru::http {
 
 namespace {
-constexpr const char* kSyntax =
-    "HTTP rule keys are 'HOST name', 'HOST *.suffix', 'HOST [ipv6]', 'PATH /prefix', 'H2C' or 'CATCHALL'";
-}
+constexpr std::string_view kMatchers[] = {"HOST", "PATH"};
+constexpr std::string_view kAlone[] = {"H2C"};
+constexpr passthru::sdk::RuleKeySyntax kSyntax{
+    .protocol = "HTTP", .matchers = kMatchers, .alone = kAlone,
+    .forms = "'HOST name', 'HOST *.suffix', 'HOST [ipv6]', 'PATH /prefix', 'H2C'"};
+}  // namespace
 
 void HttpRules::apply(std::span<const passthru::sdk::RuleKey> keys, passthru::sdk::Diagnostics& diagnostics) {
-  for (std::uint32_t index = 0; index < keys.size(); ++index) {
-    const auto& key = keys[index];
-    std::string_view text = key.text;
-    if (text == "CATCHALL") {
-      catchall_ = index;
-      continue;
-    }
-    if (text == "H2C") {
-      h2c_ = index;
-      continue;
-    }
-    auto parts = passthru::sdk::split_rule_key(text);
-    std::string_view matcher = parts ? parts->matcher : "";
-    std::string_view value = parts ? parts->value : "";
-    if (!parts) {
-      diagnostics.error(key.where, "rule key '" + key.text + "' is not 'MATCHER value'; " + kSyntax);
-    } else if (matcher == "HOST" && value.front() == '[') {
+  catchall_ = passthru::sdk::read_rule_keys(keys, kSyntax, diagnostics, [&](const passthru::sdk::MatcherKey& key) {
+    std::string_view value = key.value;
+    if (key.matcher == "H2C") {
+      h2c_ = key.index;
+    } else if (key.matcher == "HOST" && value.front() == '[') {
       RequestHead probe;
       if (!set_host(value, probe) || probe.host().back() != ']' || probe.host().size() != value.size())
-        diagnostics.error(key.where, "rule key '" + key.text + "': write an IPv6 host as [2001:db8::1], without a port");
-      else if (!ip_literals_.emplace(std::string(probe.host()), index).second)
-        diagnostics.error(key.where, "another rule already names '" + std::string(value) + "'");
-    } else if (matcher == "HOST") {
+        key.refuse("write an IPv6 host as [2001:db8::1], without a port");
+      else if (!ip_literals_.emplace(std::string(probe.host()), key.index).second)
+        key.refuse("another rule already names '" + std::string(value) + "'");
+    } else if (key.matcher == "HOST") {
       if (value.find(':') != std::string_view::npos)
-        diagnostics.error(key.where, "rule key '" + key.text + "': a HOST rule names a host without a port");
-      else if (std::string why = names_.add(value, index); !why.empty())
-        diagnostics.error(key.where, "rule key '" + key.text + "': " + why);
-    } else if (matcher == "PATH") {
-      if (value.front() != '/')
-        diagnostics.error(key.where, "rule key '" + key.text + "': a PATH prefix starts with '/'");
-      else if (!paths_.emplace(std::string(value), index).second)
-        diagnostics.error(key.where, "another rule already names PATH '" + std::string(value) + "'");
-      else
-        path_lengths_.insert(value.size());
+        key.refuse("a HOST rule names a host without a port");
+      else if (std::string why = names_.add(value, key.index); !why.empty())
+        key.refuse(why);
+    } else if (value.front() != '/') {
+      key.refuse("a PATH prefix starts with '/'");
+    } else if (!paths_.emplace(std::string(value), key.index).second) {
+      key.refuse("another rule already names PATH '" + std::string(value) + "'");
     } else {
-      diagnostics.error(key.where, "unknown HTTP matcher '" + std::string(matcher) + "'; " + kSyntax);
+      path_lengths_.insert(value.size());
     }
-  }
+  });
 }
 
 std::uint32_t HttpRules::select(const RequestHead& head) const noexcept {

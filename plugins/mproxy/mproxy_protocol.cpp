@@ -9,52 +9,36 @@ namespace passthru::mproxy {
 
 using passthru::sdk::NoMatchReason;
 using passthru::sdk::Verdict;
+namespace fact_key = passthru::sdk::fact_key;
 
 namespace {
-constexpr const char* kSyntax =
-    "MPROXY rule keys are 'NAME name', 'NAME *.suffix', 'SERVICE name', 'SERVICEPORT port' or 'CATCHALL'";
-// The facts identify() gives and select_rule() reads: the header fields the rules match.
-constexpr const char* kNameFact = "name";
-constexpr const char* kServiceFact = "service";
-constexpr const char* kServicePortFact = "serviceport";
-}
+constexpr std::string_view kMatchers[] = {"NAME", "SERVICE", "SERVICEPORT"};
+constexpr passthru::sdk::RuleKeySyntax kSyntax{
+    .protocol = "MPROXY", .matchers = kMatchers,
+    .forms = "'NAME name', 'NAME *.suffix', 'SERVICE name', 'SERVICEPORT port'"};
+}  // namespace
 
 void MproxyRules::apply(std::span<const passthru::sdk::RuleKey> keys, passthru::sdk::Diagnostics& diagnostics) {
-  for (std::uint32_t index = 0; index < keys.size(); ++index) {
-    const auto& key = keys[index];
-    std::string_view text = key.text;
-    if (text == "CATCHALL") {
-      catchall_ = index;
-      continue;
+  catchall_ = passthru::sdk::read_rule_keys(keys, kSyntax, diagnostics, [&](const passthru::sdk::MatcherKey& key) {
+    std::string value(key.value);
+    if (key.matcher == "NAME") {
+      if (std::string why = names_.add(value, key.index); !why.empty()) key.refuse(why);
+      return;
     }
-    auto parts = passthru::sdk::split_rule_key(text);
-    std::string_view matcher = parts ? parts->matcher : "";
-    std::string value(parts ? parts->value : "");
     bool taken = false;
-    if (!parts) {
-      diagnostics.error(key.where, "rule key '" + key.text + "' is not 'MATCHER value'; " + kSyntax);
-      continue;
-    }
-    if (matcher == "NAME") {
-      if (std::string why = names_.add(value, index); !why.empty())
-        diagnostics.error(key.where, "rule key '" + key.text + "': " + why);
-      continue;
-    } else if (matcher == "SERVICE") {
-      taken = !services_.emplace(value, index).second;
-    } else if (matcher == "SERVICEPORT") {
+    if (key.matcher == "SERVICE") {
+      taken = !services_.emplace(value, key.index).second;
+    } else {
       bool number = value.size() <= 5 && value.find_first_not_of("0123456789") == std::string::npos &&
                     std::stoul(value) <= 65535;
       if (!number) {
-        diagnostics.error(key.where, "rule key '" + key.text + "': a SERVICEPORT is a port number");
-        continue;
+        key.refuse("a SERVICEPORT is a port number");
+        return;
       }
-      taken = !ports_.emplace(std::to_string(std::stoul(value)), index).second;
-    } else {
-      diagnostics.error(key.where, "unknown MPROXY matcher '" + std::string(matcher) + "'; " + kSyntax);
-      continue;
+      taken = !ports_.emplace(std::to_string(std::stoul(value)), key.index).second;
     }
-    if (taken) diagnostics.error(key.where, "another rule already names " + key.text);
-  }
+    if (taken) key.refuse("another rule already names " + std::string(key.matcher) + " '" + value + "'");
+  });
 }
 
 std::uint32_t MproxyRules::select(const Meta& meta) const {
@@ -95,10 +79,11 @@ Verdict MproxyProtocol::identify(const passthru::sdk::ConnView& view) const noex
     auto header = parse_header(passthru::sdk::as_chars(b.subspan(2, length)), SIZE_MAX, error);
     if (!header) return Verdict::no_match(NoMatchReason::Malformed);
     Verdict verdict = Verdict::match(rules_.select(header->meta));
-    verdict.facts.add("mproxy", to_string(header->kind));
-    if (!header->meta.name.empty()) verdict.facts.add(kNameFact, header->meta.name);
-    if (!header->meta.service.empty()) verdict.facts.add(kServiceFact, header->meta.service);
-    if (!header->meta.serviceport.empty()) verdict.facts.add(kServicePortFact, header->meta.serviceport);
+    verdict.facts.add(fact_key::kMproxy, to_string(header->kind));
+    if (!header->meta.name.empty()) verdict.facts.add(fact_key::kMproxyName, header->meta.name);
+    if (!header->meta.service.empty()) verdict.facts.add(fact_key::kMproxyService, header->meta.service);
+    if (!header->meta.serviceport.empty())
+      verdict.facts.add(fact_key::kMproxyServicePort, header->meta.serviceport);
     return verdict;
   } catch (...) {  // std::string may throw bad_alloc; never across identify()
     return Verdict::no_match(NoMatchReason::TooLarge);
@@ -108,9 +93,9 @@ Verdict MproxyProtocol::identify(const passthru::sdk::ConnView& view) const noex
 std::optional<std::uint32_t> MproxyProtocol::select_rule(const passthru::sdk::Facts& facts) const noexcept {
   try {
     Meta meta;
-    meta.name = facts.find(kNameFact);
-    meta.service = facts.find(kServiceFact);
-    meta.serviceport = facts.find(kServicePortFact);
+    meta.name = facts.find(fact_key::kMproxyName);
+    meta.service = facts.find(fact_key::kMproxyService);
+    meta.serviceport = facts.find(fact_key::kMproxyServicePort);
     return rules_.select(meta);
   } catch (...) {  // std::string may throw bad_alloc; never across select_rule()
     return passthru::sdk::kNoRule;

@@ -181,8 +181,8 @@ bool parse_tlvs(ByteSpan tlvs, std::size_t header_offset, ProxyHeader& h, std::s
     if (!r.read_u8(type) || !r.read_u16(length) || !r.read_bytes(length, value)) return false;
     if (nested) continue;  // SSL sub-TLVs: only their framing is checked
     switch (type) {
-      case v2::kTlvAlpn:
-        if (value.empty() || value.size() > v2::kMaxAlpn || !is_printable(value)) return false;
+      case v2::kTlvAlpn:  // any bytes: an ALPN protocol name is opaque (RFC 7301 §3.1)
+        if (value.empty() || value.size() > v2::kMaxAlpn) return false;
         h.alpn = passthru::sdk::as_chars(value);
         break;
       case v2::kTlvAuthority:

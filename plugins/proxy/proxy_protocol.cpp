@@ -7,6 +7,7 @@ namespace passthru::proxy {
 
 using passthru::sdk::NoMatchReason;
 using passthru::sdk::Verdict;
+namespace fact_key = passthru::sdk::fact_key;
 
 void ProxyProtocol::apply_rules(std::span<const passthru::sdk::RuleKey> rules,
                                 passthru::sdk::Diagnostics& diagnostics) {
@@ -27,10 +28,10 @@ Verdict ProxyProtocol::identify(const passthru::sdk::ConnView& view) const noexc
   Verdict verdict = Verdict::match(rules_.select(view.peer));
   verdict.consumed = static_cast<std::uint32_t>(h.length);
   verdict.adopted = h.addresses;
-  verdict.facts.add("proxy", h.version == 1 ? (h.addresses.present ? "v1" : "v1-unknown")
-                                           : (h.local ? "v2-local" : h.addresses.present ? "v2" : "v2-unspec"));
-  if (!h.authority.empty()) verdict.facts.add("pp_authority", h.authority);
-  if (!h.alpn.empty()) verdict.facts.add("pp_alpn", h.alpn);
+  verdict.facts.add(fact_key::kProxy, h.version == 1 ? (h.addresses.present ? "v1" : "v1-unknown")
+                                                : (h.local ? "v2-local" : h.addresses.present ? "v2" : "v2-unspec"));
+  if (!h.authority.empty()) verdict.facts.add(fact_key::kProxyAuthority, h.authority);
+  if (!h.alpn.empty()) verdict.facts.add(fact_key::kProxyAlpn, h.alpn);
   if (!h.unique_id.empty()) {
     char hex[2 * 128];
     static constexpr char kDigits[] = "0123456789abcdef";
@@ -38,7 +39,7 @@ Verdict ProxyProtocol::identify(const passthru::sdk::ConnView& view) const noexc
       hex[2 * i] = kDigits[h.unique_id[i] >> 4];
       hex[2 * i + 1] = kDigits[h.unique_id[i] & 0x0F];
     }
-    verdict.facts.add("pp_unique_id", {hex, 2 * h.unique_id.size()});
+    verdict.facts.add(fact_key::kProxyUniqueId, {hex, 2 * h.unique_id.size()});
   }
   return verdict;
 }

@@ -13,7 +13,9 @@ namespace passthru::proxy {
 
 namespace {
 
-constexpr const char* kSyntax = "PROXY rule keys are 'FROM address', 'FROM address/bits' or 'CATCHALL'";
+constexpr std::string_view kMatchers[] = {"FROM"};
+constexpr passthru::sdk::RuleKeySyntax kSyntax{
+    .protocol = "PROXY", .matchers = kMatchers, .forms = "'FROM address', 'FROM address/bits'"};
 
 bool prefix_matches(const std::uint8_t* address, const std::array<std::uint8_t, 16>& network, unsigned bits) {
   unsigned whole = bits / 8;
@@ -27,23 +29,12 @@ bool prefix_matches(const std::uint8_t* address, const std::array<std::uint8_t, 
 }  // namespace
 
 void ProxyRules::apply(std::span<const passthru::sdk::RuleKey> keys, passthru::sdk::Diagnostics& diagnostics) {
-  for (std::uint32_t index = 0; index < keys.size(); ++index) {
-    const auto& key = keys[index];
-    std::string_view text = key.text;
-    if (text == "CATCHALL") {
-      catchall_ = index;
-      continue;
-    }
-    auto parts = passthru::sdk::split_rule_key(text);
-    if (!parts || parts->matcher != "FROM") {
-      diagnostics.error(key.where, "rule key '" + key.text + "': " + kSyntax);
-      continue;
-    }
-    std::string_view value = parts->value;
+  catchall_ = passthru::sdk::read_rule_keys(keys, kSyntax, diagnostics, [&](const passthru::sdk::MatcherKey& key) {
+    std::string_view value = key.value;
     auto slash = value.find('/');
     std::string address(value.substr(0, slash));
     Prefix prefix{};
-    prefix.rule = index;
+    prefix.rule = key.index;
     if (inet_pton(AF_INET, address.c_str(), prefix.bytes.data()) == 1) {
       prefix.family = AF_INET;
       prefix.length = 32;
@@ -51,17 +42,16 @@ void ProxyRules::apply(std::span<const passthru::sdk::RuleKey> keys, passthru::s
       prefix.family = AF_INET6;
       prefix.length = 128;
     } else {
-      diagnostics.error(key.where, "rule key '" + key.text + "': '" + address + "' is not an IP address; " + kSyntax);
-      continue;
+      key.refuse("'" + address + "' is not an IP address; " + kSyntax.sentence());
+      return;
     }
     if (slash != std::string_view::npos) {
       std::string_view bits = value.substr(slash + 1);
       unsigned length = 0;
       auto [end, ec] = std::from_chars(bits.data(), bits.data() + bits.size(), length);
       if (ec != std::errc() || end != bits.data() + bits.size() || bits.empty() || length > prefix.length) {
-        diagnostics.error(key.where, "rule key '" + key.text + "': the prefix length must be 0 to " +
-                                         std::to_string(prefix.length));
-        continue;
+        key.refuse("the prefix length must be 0 to " + std::to_string(prefix.length));
+        return;
       }
       prefix.length = length;
     }
@@ -70,19 +60,19 @@ void ProxyRules::apply(std::span<const passthru::sdk::RuleKey> keys, passthru::s
     if (masked != prefix.bytes) {
       char network[INET6_ADDRSTRLEN];
       inet_ntop(prefix.family, masked.data(), network, sizeof network);
-      diagnostics.error(key.where, "rule key '" + key.text + "' has bits set past the prefix: write FROM " +
-                                       network + "/" + std::to_string(prefix.length));
-      continue;
+      key.refuse(std::string("bits are set past the prefix: write FROM ") + network + "/" +
+                 std::to_string(prefix.length));
+      return;
     }
     bool duplicate = std::any_of(prefixes_.begin(), prefixes_.end(), [&](const Prefix& p) {
       return p.family == prefix.family && p.length == prefix.length && p.bytes == prefix.bytes;
     });
     if (duplicate) {
-      diagnostics.error(key.where, "another rule already names " + std::string(value));
-      continue;
+      key.refuse("another rule already names " + std::string(value));
+      return;
     }
     prefixes_.push_back(prefix);
-  }
+  });
   std::stable_sort(prefixes_.begin(), prefixes_.end(), [](const Prefix& a, const Prefix& b) { return a.length > b.length; });
 }
 

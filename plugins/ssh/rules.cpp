@@ -6,6 +6,12 @@
 
 namespace passthru::ssh {
 
+namespace {
+constexpr std::string_view kMatchers[] = {"VERSION"};
+constexpr passthru::sdk::RuleKeySyntax kSyntax{
+    .protocol = "SSH", .matchers = kMatchers, .forms = "'VERSION glob' (e.g. 'VERSION OpenSSH_*')"};
+}  // namespace
+
 bool glob_matches(std::string_view pattern, std::string_view text) noexcept {
   // Iterative matching with one backtrack point: linear in practice, never exponential.
   std::size_t p = 0, t = 0, star = std::string_view::npos, resume = 0;
@@ -28,33 +34,21 @@ bool glob_matches(std::string_view pattern, std::string_view text) noexcept {
 }
 
 void SshRules::apply(std::span<const passthru::sdk::RuleKey> keys, passthru::sdk::Diagnostics& diagnostics) {
-  for (std::uint32_t index = 0; index < keys.size(); ++index) {
-    const auto& key = keys[index];
-    std::string_view text = key.text;
-    if (text == "CATCHALL") {
-      catchall_ = index;
-      continue;
-    }
-    auto parts = passthru::sdk::split_rule_key(text);
-    std::string_view value = parts ? parts->value : "";
-    if (!parts || parts->matcher != "VERSION") {
-      diagnostics.error(key.where, "rule key '" + key.text +
-                                       "': SSH rule keys are 'VERSION glob' (e.g. 'VERSION OpenSSH_*') or 'CATCHALL'");
-      continue;
-    }
+  catchall_ = passthru::sdk::read_rule_keys(keys, kSyntax, diagnostics, [&](const passthru::sdk::MatcherKey& key) {
+    std::string_view value = key.value;
     bool printable = std::all_of(value.begin(), value.end(), [](char c) { return c > 0x20 && c < 0x7F; });
     if (!printable) {
-      diagnostics.error(key.where, "rule key '" + key.text + "': a software version has no spaces or control characters");
-      continue;
+      key.refuse("a software version has no spaces or control characters");
+      return;
     }
     auto literals = static_cast<std::size_t>(std::count_if(value.begin(), value.end(), [](char c) { return c != '*' && c != '?'; }));
     bool duplicate = std::any_of(versions_.begin(), versions_.end(), [&](const auto& r) { return r.pattern == value; });
     if (duplicate) {
-      diagnostics.error(key.where, "another rule already names VERSION '" + std::string(value) + "'");
-      continue;
+      key.refuse("another rule already names VERSION '" + std::string(value) + "'");
+      return;
     }
-    versions_.push_back({std::string(value), literals, index});
-  }
+    versions_.push_back({std::string(value), literals, key.index});
+  });
   std::sort(versions_.begin(), versions_.end(), [](const VersionRule& a, const VersionRule& b) {
     return a.literals != b.literals ? a.literals > b.literals : a.pattern < b.pattern;
   });

@@ -6,6 +6,7 @@ namespace passthru::ssh {
 
 using passthru::sdk::NoMatchReason;
 using passthru::sdk::Verdict;
+namespace fact_key = passthru::sdk::fact_key;
 
 void SshProtocol::apply_rules(std::span<const passthru::sdk::RuleKey> rules,
                               passthru::sdk::Diagnostics& diagnostics) {
@@ -22,8 +23,8 @@ Verdict SshProtocol::identify(const passthru::sdk::ConnView& view) const noexcep
     case BannerStatus::Complete: break;
   }
   Verdict verdict = Verdict::match(rules_.select(parse.banner));
-  verdict.facts.add("ssh_version", parse.banner.protocol_version);
-  verdict.facts.add("ssh_software", parse.banner.software_version);
+  verdict.facts.add(fact_key::kSshVersion, parse.banner.protocol_version);
+  verdict.facts.add(fact_key::kSshSoftware, parse.banner.software_version);
   return verdict;
 }
 

@@ -5,36 +5,22 @@
 namespace passthru::tls {
 
 namespace {
-constexpr const char* kSyntax =
-    "TLS rule keys are 'SNI name', 'SNI *.suffix', 'ALPN protocol' or 'CATCHALL'";
-}
+constexpr std::string_view kMatchers[] = {"SNI", "ALPN"};
+constexpr passthru::sdk::RuleKeySyntax kSyntax{
+    .protocol = "TLS", .matchers = kMatchers, .forms = "'SNI name', 'SNI *.suffix', 'ALPN protocol'"};
+}  // namespace
 
 void TlsRules::apply(std::span<const passthru::sdk::RuleKey> keys,
                      passthru::sdk::Diagnostics& diagnostics) {
-  for (std::uint32_t index = 0; index < keys.size(); ++index) {
-    const auto& key = keys[index];
-    std::string_view text = key.text;
-    if (text == "CATCHALL") {
-      catchall_ = index;
-      continue;
+  catchall_ = passthru::sdk::read_rule_keys(keys, kSyntax, diagnostics, [&](const passthru::sdk::MatcherKey& key) {
+    if (key.matcher == "SNI") {
+      if (std::string why = names_.add(key.value, key.index); !why.empty()) key.refuse(why);
+    } else if (key.value.size() > 255) {
+      key.refuse("an ALPN name has at most 255 bytes");
+    } else if (!alpn_.emplace(std::string(key.value), key.index).second) {
+      key.refuse("another rule already names ALPN '" + std::string(key.value) + "'");
     }
-    auto parts = passthru::sdk::split_rule_key(text);
-    std::string_view matcher = parts ? parts->matcher : "";
-    std::string_view value = parts ? parts->value : "";
-    if (!parts) {
-      diagnostics.error(key.where, "rule key '" + key.text + "' is not 'MATCHER value'; " + kSyntax);
-    } else if (matcher == "SNI") {
-      if (std::string why = names_.add(value, index); !why.empty())
-        diagnostics.error(key.where, "rule key '" + key.text + "': " + why);
-    } else if (matcher == "ALPN") {
-      if (value.size() > 255)
-        diagnostics.error(key.where, "rule key '" + key.text + "': an ALPN name has at most 255 bytes");
-      else if (!alpn_.emplace(std::string(value), index).second)
-        diagnostics.error(key.where, "another rule already names ALPN '" + std::string(value) + "'");
-    } else {
-      diagnostics.error(key.where, "unknown TLS matcher '" + std::string(matcher) + "'; " + kSyntax);
-    }
-  }
+  });
 }
 
 std::uint32_t TlsRules::select(const ClientHello& hello) const noexcept {

@@ -9,6 +9,7 @@ namespace passthru::tls {
 
 using passthru::sdk::NoMatchReason;
 using passthru::sdk::Verdict;
+namespace fact_key = passthru::sdk::fact_key;
 
 namespace {
 
@@ -44,9 +45,15 @@ Verdict TlsProtocol::identify(const passthru::sdk::ConnView& view) const noexcep
   }
   Verdict verdict = Verdict::match(rules_.select(parse.hello));
   // The name is at most sni_storage.size() bytes; saying so spares the compiler a false alarm.
-  if (parse.hello.sni_length) verdict.facts.add("sni", parse.hello.sni().substr(0, parse.hello.sni_storage.size()));
-  if (!parse.hello.alpn.empty()) verdict.facts.add("alpn", alpn_list(parse.hello));
-  if (parse.hello.sslv2) verdict.facts.add("hello", "sslv2");
+  if (parse.hello.sni_length) verdict.facts.add(fact_key::kSni, parse.hello.sni().substr(0, parse.hello.sni_storage.size()));
+  if (!parse.hello.alpn.empty()) {
+    verdict.facts.add(fact_key::kAlpn, alpn_list(parse.hello));
+    parse.hello.any_alpn([&](std::string_view first) {
+      verdict.facts.add_wire(fact_key::kAlpnFirst, first);  // refused if it holds a NUL
+      return true;                                           // the first protocol only
+    });
+  }
+  if (parse.hello.sslv2) verdict.facts.add(fact_key::kHello, "sslv2");
   return verdict;
 }
 

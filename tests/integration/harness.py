@@ -211,6 +211,30 @@ def curl_https(port, name, ca, extra=()):
                           capture_output=True, text=True)
 
 
+def client_hello(name, alpn=(), padding=0):
+    """A ClientHello for `name`, offering `alpn` (bytes each) and padded by `padding` bytes, as
+    TLS records of at most 16384 bytes: the least a TLS 1.3 client sends (RFC 8446 §4.1.2)."""
+    def u16(n):
+        return n.to_bytes(2, "big")
+    host = name.encode()
+    extensions = (u16(0) + u16(len(host) + 5)            # server_name (RFC 6066 §3), its length
+                  + u16(len(host) + 3) + b"\x00"        # ServerNameList length; type host_name
+                  + u16(len(host)) + host)               # HostName
+    if alpn:
+        names = b"".join(bytes([len(p)]) + p for p in alpn)
+        extensions += u16(16) + u16(len(names) + 2) + u16(len(names)) + names  # ALPN (RFC 7301 §3.1)
+    if padding:
+        extensions += u16(21) + u16(padding) + bytes(padding)  # padding (RFC 7685)
+    body = (b"\x03\x03" + bytes(32)                      # legacy_version TLS 1.2; random
+            + b"\x00"                                    # legacy_session_id, empty
+            + u16(2) + b"\x13\x01"                        # cipher_suites: TLS_AES_128_GCM_SHA256
+            + b"\x01\x00"                                 # legacy_compression_methods: null
+            + u16(len(extensions)) + extensions)
+    handshake = b"\x01" + len(body).to_bytes(3, "big") + body  # client_hello, its length
+    return b"".join(b"\x16\x03\x01" + u16(len(handshake[i:i + 16384])) + handshake[i:i + 16384]  # handshake record
+                    for i in range(0, len(handshake), 16384))
+
+
 # ---- Plain TCP peers ---------------------------------------------------------------------------
 
 class TcpServer(Peer):

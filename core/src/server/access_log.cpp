@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
+#include "../router/log_value.hpp"
+
 namespace passthru::core {
 
 std::string format_access_line(const AccessRecord& r) {
@@ -33,7 +35,10 @@ std::string format_access_line(const AccessRecord& r) {
   line += " bytes_up=" + std::to_string(r.bytes_up) + " bytes_down=" + std::to_string(r.bytes_down) +
           " duration_ms=" + std::to_string(ms.count()) + " end=" + token(r.end);
   if (r.error) line += std::string(" error=") + uv_err_name(r.error);
-  if (!r.protocol_error.empty()) line += " protocol_error=\"" + r.protocol_error + "\"";
+  if (!r.protocol_error.empty()) {
+    line += " protocol_error=";
+    append_log_value(line, r.protocol_error);  // it may quote the client's bytes
+  }
   return line;
 }
 

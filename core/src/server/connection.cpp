@@ -87,10 +87,8 @@ std::string Connection::proxy_header(const Socket& client) const {
   const ProxySend& send = record_.decision.action->send_proxy;
   if (send.version == ProxyVersion::None) return {};
   passthru::wire::ProxyTlvs tlvs;
-  const auto& facts = record_.decision.facts;
-  tlvs.authority = !facts.find("sni").empty() ? facts.find("sni") : facts.find("host");
-  if (tlvs.authority == "(ambiguous)") tlvs.authority = {};
-  tlvs.alpn = facts.find("alpn").substr(0, facts.find("alpn").find(','));  // the most preferred
+  tlvs.authority = record_.decision.facts.authority();
+  tlvs.alpn = record_.decision.facts.alpn_first();
   char unique_id[32];
   if (send.unique_id) {
     thread_local std::mt19937_64 random{std::random_device{}()};

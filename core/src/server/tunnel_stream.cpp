@@ -54,9 +54,10 @@ void TunnelStream::start() {
   // The MPROXY table's own rules on the stream's metadata first, if one names it.
   const ProtocolTable& table = tunnel_.server().protocols[tunnel_.mproxy_index()];
   passthru::sdk::Facts facts;
-  if (!meta_.name.empty()) facts.add("name", meta_.name);
-  if (!meta_.service.empty()) facts.add("service", meta_.service);
-  if (!meta_.serviceport.empty()) facts.add("serviceport", meta_.serviceport);
+  namespace key = passthru::sdk::fact_key;
+  if (!meta_.name.empty()) facts.add(key::kMproxyName, meta_.name);
+  if (!meta_.service.empty()) facts.add(key::kMproxyService, meta_.service);
+  if (!meta_.serviceport.empty()) facts.add(key::kMproxyServicePort, meta_.serviceport);
   auto rule = table.protocol->select_rule(facts);
   if (!rule || *rule >= table.actions.size()) return;
   const Action& action = table.actions[*rule];

@@ -55,6 +55,17 @@ TEST_CASE("a request with two different hosts is never routed by either") {
   CHECK(rule_for(p, "GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n") == 2);
 }
 
+TEST_CASE("a request with two different hosts has its host flagged ambiguous, with no value") {
+  std::string request = "GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n";
+  auto p = configured({"HOST a.test", "CATCHALL"});
+  auto v = p.identify({{reinterpret_cast<const std::uint8_t*>(request.data()), request.size()}, false, 16384});
+  REQUIRE(v.facts.size() == 2);
+  CHECK(v.facts.find(sdk::fact_key::kMethod) == "GET");
+  CHECK(std::string_view(v.facts.key(1)) == sdk::fact_key::kHost);
+  CHECK(v.facts.kind(1) == sdk::FactKind::Ambiguous);
+  CHECK(v.facts.value(1).empty());
+}
+
 TEST_CASE("h2c goes to the H2C rule, else to CATCHALL") {
   std::string preface("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24);
   CHECK(rule_for(configured({"H2C", "CATCHALL"}), preface) == 0);
@@ -70,7 +81,7 @@ TEST_CASE("bad rule keys are refused with what to write") {
   sdk::Diagnostics d;
   configured({"HOST", "SNI a.test", "HOST a.test:80", "PATH api", "HOST [::1]:80", "HOST a.test", "HOST A.test"}, &d);
   REQUIRE(d.all().size() == 6);
-  CHECK(d.all()[1].message.find("unknown HTTP matcher 'SNI'") != std::string::npos);
+  CHECK(d.all()[1].message.find("unknown matcher 'SNI'") != std::string::npos);
   CHECK(d.all()[2].message.find("without a port") != std::string::npos);
   CHECK(d.all()[3].message.find("starts with '/'") != std::string::npos);
   CHECK(d.all()[4].message.find("IPv6") != std::string::npos);

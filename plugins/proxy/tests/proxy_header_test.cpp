@@ -123,6 +123,12 @@ TEST_CASE("v2 TLVs: ALPN and AUTHORITY") {
   CHECK(p.header.authority == "example.com");
 }
 
+TEST_CASE("v2 ALPN TLV may hold any bytes, as an ALPN protocol name may") {
+  auto p = parse_every_prefix(from_hex(kSig + "21 11 00 12 C0 A8 00 01 C0 A8 00 0B DC 04 01 BB "
+      "01 00 03 78 7F 32"));                              // ALPN "x", DEL, "2"
+  CHECK(p.header.alpn == "x\x7f" "2");
+}
+
 TEST_CASE("v2 CRC32C is checked: right accepted, one bit off refused") {
   std::string header = kSig + "21 11 00 13 C0 A8 00 01 C0 A8 00 0B DC 04 01 BB 03 00 04 1C 1A E9 C6";
   auto p = parse_every_prefix(from_hex(header));

@@ -64,6 +64,24 @@ TEST_CASE("a hello without SNI falls to CATCHALL, or to no rule without one") {
   CHECK(rule_for(configured({"SNI a.test"}), {{}, {}}) == sdk::kNoRule);
 }
 
+TEST_CASE("the facts are the SNI, the offered list cleaned for the log, and the first protocol exactly as offered") {
+  auto p = configured({"CATCHALL"});
+  Bytes hello = build_hello({{"a.example.com"}, {"h2\x7f", "http/1.1"}});
+  auto facts = p.identify({{hello.data(), hello.size()}, false, 16384}).facts;
+  CHECK(facts.find(sdk::fact_key::kSni) == "a.example.com");
+  CHECK(facts.find(sdk::fact_key::kAlpn) == "h2?,http/1.1");
+  CHECK(facts.find(sdk::fact_key::kAlpnFirst) == "h2\x7f");
+  CHECK(facts.kind(2) == sdk::FactKind::Wire);
+}
+
+TEST_CASE("a first ALPN protocol holding a NUL byte is not passed on, and the list still is logged") {
+  auto p = configured({"CATCHALL"});
+  Bytes hello = build_hello({{"a.example.com"}, {std::string("a\0b", 3), "h2"}});
+  auto facts = p.identify({{hello.data(), hello.size()}, false, 16384}).facts;
+  CHECK(facts.find(sdk::fact_key::kAlpn) == "a?b,h2");
+  CHECK(facts.size() == 2);
+}
+
 TEST_CASE("bad rule keys are refused with their position and what to write") {
   sdk::Diagnostics d;
   configured({"SNI", "HOST a.test", "SNI a b", "SNI *", "SNI a.*.test", "SNI a..test", "SNI ok.test",
@@ -71,7 +89,7 @@ TEST_CASE("bad rule keys are refused with their position and what to write") {
              &d);
   REQUIRE(d.all().size() == 7);
   CHECK(d.all()[0].where.line == 1);
-  CHECK(d.all()[1].message.find("unknown TLS matcher 'HOST'") != std::string::npos);
+  CHECK(d.all()[1].message.find("unknown matcher 'HOST'") != std::string::npos);
   CHECK(d.all()[6].message.find("already names") != std::string::npos);
 }
 
@@ -84,7 +102,7 @@ TEST_CASE("the contract holds on every captured hello and on garbage") {
     CHECK_MESSAGE(report.violation.empty(), name << ": " << report.violation);
     CHECK(report.verdict.kind == sdk::VerdictKind::Match);
     CHECK(report.verdict.rule == 0);
-    CHECK(report.verdict.facts.find("sni") == "hello.example.test");
+    CHECK(report.verdict.facts.find(sdk::fact_key::kSni) == "hello.example.test");
   }
   Bytes garbage{0x16, 0x03, 0x01, 0x00, 0x10, 0x01, 0xFF, 0xFF, 0xFF};
   auto report = testing::probe_every_prefix(p, {garbage.data(), garbage.size()}, 16384, true);

@@ -12,8 +12,8 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import (SOURCE, Passthru, connect_from, free_port, haproxy, nginx, recv_all, seconds,  # noqa: E402
-                     wait_until)
+from harness import (SOURCE, Passthru, client_hello, connect_from, free_port, haproxy, nginx, recv_all,  # noqa: E402
+                     seconds, wait_until)
 
 HELLO = (SOURCE / "plugins/tls/tests/vectors/chromium-156.bin").read_bytes()  # SNI hello.example.test
 
@@ -126,7 +126,17 @@ CATCHALL = {{ action = "FORWARD", to_addr = "127.0.0.1:{cls.inner.port}", send_p
         with connect_from("127.0.0.7", self.outer.port) as s:
             s.sendall(HELLO)
             self.assertEqual(recv_all(s), b"127.0.0.7\n")
-        self.inner.wait_log(r'client=127\.0\.0\.7:\d+ via=127\.0\.0\.1:\d+ [^\n]*rule="SNI hello\.example\.test"')
+        # The outer's header carries the SNI and the hello's first ALPN protocol as TLVs.
+        self.inner.wait_log(r'client=127\.0\.0\.7:\d+ via=127\.0\.0\.1:\d+ [^\n]*proxy=v2 '
+                            r'pp_authority=hello\.example\.test pp_alpn=h2 [^\n]*rule="SNI hello\.example\.test"')
+
+    def test_the_alpn_passed_on_is_the_first_protocol_exactly_as_offered(self):
+        # Byte for byte: not the list as logged ("x,y?,h2"), nor its text before the first comma.
+        hello = client_hello("hello.example.test", alpn=[b"x,y\x7f", b"h2"])
+        with connect_from("127.0.0.8", self.outer.port) as s:
+            s.sendall(hello)
+            self.assertEqual(recv_all(s), b"127.0.0.8\n")
+        self.inner.wait_log(r'client=127\.0\.0\.8:\d+ [^\n]*pp_alpn="x,y\\x7f" ')
 
     def test_zz_both_instances_end_with_no_connection_open(self):
         wait_until(lambda: self.inner.fd_count() == self.inner_fds and self.outer.fd_count() == self.outer_fds, 10,

@@ -8,8 +8,8 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import (SOURCE, Passthru, TcpServer, TlsBackend, certificate, connect, curl_https,  # noqa: E402
-                     record_handler, recv_all, s_client, send_in_pieces)
+from harness import (SOURCE, Passthru, TcpServer, TlsBackend, certificate, client_hello, connect,  # noqa: E402
+                     curl_https, record_handler, recv_all, s_client, send_in_pieces)
 
 VECTORS = SOURCE / "plugins/tls/tests/vectors"
 
@@ -108,16 +108,7 @@ CATCHALL = {{ action = "REJECT" }}
 
 class LargeHello(unittest.TestCase):
     def test_a_20k_hello_over_several_records_is_routed_with_a_larger_buffer(self):
-        def u16(n):
-            return n.to_bytes(2, "big")
-        name = b"big.example.com"
-        sni = u16(0) + u16(len(name) + 5) + u16(len(name) + 3) + b"\x00" + u16(len(name)) + name
-        padding = u16(21) + u16(20000) + bytes(20000)
-        extensions = sni + padding
-        body = b"\x03\x03" + bytes(32) + b"\x00" + u16(2) + b"\x13\x01" + b"\x01\x00" + u16(len(extensions)) + extensions
-        handshake = b"\x01" + len(body).to_bytes(3, "big") + body
-        records = b"".join(b"\x16\x03\x01" + u16(len(handshake[i:i + 16384])) + handshake[i:i + 16384]
-                           for i in range(0, len(handshake), 16384))
+        records = client_hello("big.example.com", padding=20000)
         with TcpServer(record_handler) as backend, TcpServer(record_handler) as other, Passthru(f"""
 [servers."127.0.0.1:0"]
 max_sniff_bytes = 65536

@@ -1,6 +1,6 @@
 // PASSTHRU_EXPORT_PROTOCOL: the one line at the bottom of a plugin that makes its Protocol
 // loadable. It exports, through Boost.DLL, a descriptor under a name that carries the SDK's
-// ABI major version (passthru_plugin_v1), plus the bare ABI number (passthru_plugin_abi) so
+// ABI major version (passthru_plugin_v2), plus the bare ABI number (passthru_plugin_abi) so
 // the host can say "built for ABI 2" instead of "not a plugin".
 // The shims it generates catch every exception on the plugin's side: none crosses into the
 // host, whose copy of an exception object could outlive the library that threw it.
@@ -45,7 +45,7 @@ inline bool apply_rules_guarded(Protocol& protocol, std::span<const RuleKey> rul
 
 #define PASSTHRU_CONCAT_(a, b) a##b
 #define PASSTHRU_CONCAT(a, b) PASSTHRU_CONCAT_(a, b)
-/// The exported symbol's name, e.g. passthru_plugin_v1.
+/// The exported symbol's name, e.g. passthru_plugin_v2.
 #define PASSTHRU_PLUGIN_SYMBOL PASSTHRU_CONCAT(passthru_plugin_v, PASSTHRU_SDK_ABI_MAJOR)
 
 #define PASSTHRU_EXPORT_PROTOCOL(ProtocolClass)                                               \

@@ -1,15 +1,15 @@
 // Verdict: a detector's answer about the bytes a connection has sent so far.
 // It is one of three things (need more, no match, match) and is never built from a bool.
-// Facts are what the detector saw (SNI, ALPN...), kept inline so that answering allocates nothing.
+// Its facts (facts.hpp) are what the detector saw (SNI, ALPN...), kept inline so that answering
+// allocates nothing.
 #pragma once
 
 #include <sys/socket.h>
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
-#include <string_view>
+
+#include "passthru/sdk/facts.hpp"
 
 namespace passthru::sdk {
 
@@ -30,52 +30,6 @@ enum class NoMatchReason : std::uint8_t {
 /// rules (not even its CATCHALL) applies. The core then uses the server's CATCHALL.
 inline constexpr std::uint32_t kNoRule = 0xFFFFFFFFu;
 
-/// Up to kMaxFacts key/value pairs, copied into a fixed inline buffer. Values that do not
-/// fit are cut short and end in "..." so a log line is never unbounded.
-class Facts {
- public:
-  static constexpr std::size_t kMaxFacts = 4;
-  static constexpr std::size_t kCapacity = 384;
-
-  /// `key` must be a string literal (only its pointer is kept); `value` is copied.
-  void add(const char* key, std::string_view value) noexcept {
-    if (count_ == kMaxFacts) return;
-    std::size_t room = kCapacity - used_;
-    std::size_t n = value.size();
-    bool cut = n > room;
-    if (cut) n = room >= 3 ? room - 3 : 0;
-    std::memcpy(text_.data() + used_, value.data(), n);
-    if (cut && room >= 3) {
-      std::memcpy(text_.data() + used_ + n, "...", 3);
-      n += 3;
-    }
-    entries_[count_++] = Entry{key, static_cast<std::uint16_t>(used_), static_cast<std::uint16_t>(n)};
-    used_ += n;
-  }
-  [[nodiscard]] std::size_t size() const noexcept { return count_; }
-  [[nodiscard]] const char* key(std::size_t i) const noexcept { return entries_[i].key; }
-  [[nodiscard]] std::string_view value(std::size_t i) const noexcept {
-    return {text_.data() + entries_[i].offset, entries_[i].length};
-  }
-  /// The value stored under `key`, or an empty view.
-  [[nodiscard]] std::string_view find(std::string_view key_name) const noexcept {
-    for (std::size_t i = 0; i < count_; ++i)
-      if (key_name == entries_[i].key) return value(i);
-    return {};
-  }
-
- private:
-  struct Entry {
-    const char* key = nullptr;
-    std::uint16_t offset = 0;
-    std::uint16_t length = 0;
-  };
-  std::array<Entry, kMaxFacts> entries_{};
-  std::array<char, kCapacity> text_{};
-  std::size_t count_ = 0;
-  std::size_t used_ = 0;
-};
-
 /// The addresses a header (the PROXY protocol's) says the connection really has: the client it
 /// came from and the address it was sent to. The host adopts them only for an UNWRAP rule.
 struct AdoptedAddresses {
@@ -89,7 +43,7 @@ struct Verdict {
   std::uint32_t need_bytes = 0;  ///< NeedMore: the total buffered size worth polling again at.
   NoMatchReason reason = NoMatchReason::NotThisProtocol;  ///< NoMatch only.
   std::uint32_t rule = kNoRule;  ///< Match: index into the rules given to apply_rules.
-  Facts facts;                   ///< Match (and sometimes NoMatch): what was seen, for the log.
+  Facts facts;                   ///< Match (and sometimes NoMatch): what was seen (facts.hpp).
   /// Match: how many leading bytes are a header that an UNWRAP rule strips before detection
   /// goes on over the rest (the PROXY protocol's); 0 for protocols that carry no such header.
   std::uint32_t consumed = 0;
@@ -115,16 +69,5 @@ struct Verdict {
     return v;
   }
 };
-
-/// A short lower-case token for logs and tests.
-constexpr std::string_view to_string(NoMatchReason r) noexcept {
-  switch (r) {
-    case NoMatchReason::NotThisProtocol: return "not_this_protocol";
-    case NoMatchReason::Malformed: return "malformed";
-    case NoMatchReason::TooLarge: return "too_large";
-    case NoMatchReason::Truncated: return "truncated";
-  }
-  return "unknown";
-}
 
 }  // namespace passthru::sdk

@@ -6,7 +6,10 @@
 
 #include "passthru/sdk/sdk_hash.hpp"  // generated: PASSTHRU_SDK_HEADER_HASH
 
-// Raised whenever a plugin built for the old value would misbehave: 2 when Protocol's vtable
+// Raised whenever a type that crosses the plugin boundary changes its layout or virtuals
+// (Verdict, Facts, ConnView, RuleKey, Protocol, PluginDescriptor). The header hash changes
+// with any edit anyway; this number is what the refusal names, and what the export's symbol
+// carries. 2: Facts with kinds (Text, Wire, Ambiguous) and a larger buffer; Protocol's vtable
 // gained select_rule().
 #define PASSTHRU_SDK_ABI_MAJOR 2
 

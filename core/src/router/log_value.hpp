@@ -1,0 +1,53 @@
+// append_log_value: how a value from outside (a fact a detector saw in a client's bytes) is
+// written into the access log's `key=value` line, so that no value can end the line early,
+// split itself into several fields, or forge another field. It is not the log line's formatter.
+//
+// A value is written as it is when it is not empty and every byte is printable ASCII other
+// than space, `"`, `\`, `(` and `)`. Any other value is written in double quotes, with `\"`,
+// `\\`, `\r`, `\n` and `\t`, and `\xHH` (two lower-case hex digits) for every other byte below
+// 0x20 or from 0x7F up. So a line stays one line of ASCII, a quote in it always opens or closes
+// a value, and a bare `(ambiguous)` is the flag FactList writes, never a client's text.
+#pragma once
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+
+namespace passthru::core {
+
+/// Whether `c` can stand in a value written without quotes.
+constexpr bool is_bare_log_byte(unsigned char c) noexcept {
+  return c > 0x20 && c < 0x7F && c != '"' && c != '\\' && c != '(' && c != ')';
+}
+
+inline void append_log_value(std::string& line, std::string_view value) {
+  bool bare = !value.empty() &&
+              std::all_of(value.begin(), value.end(), [](char c) { return is_bare_log_byte(static_cast<unsigned char>(c)); });
+  if (bare) {
+    line += value;
+    return;
+  }
+  static constexpr char kDigits[] = "0123456789abcdef";
+  line += '"';
+  for (char c : value) {
+    auto byte = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"': line += "\\\""; break;
+      case '\\': line += "\\\\"; break;
+      case '\r': line += "\\r"; break;
+      case '\n': line += "\\n"; break;
+      case '\t': line += "\\t"; break;
+      default:
+        if (byte < 0x20 || byte >= 0x7F) {
+          line += "\\x";
+          line += kDigits[byte >> 4];
+          line += kDigits[byte & 0x0F];
+        } else {
+          line += c;
+        }
+    }
+  }
+  line += '"';
+}
+
+}  // namespace passthru::core
