@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <doctest/doctest.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -52,7 +53,9 @@ LoopFixture::LoopFixture() {
   // As passthru's main does: a peer gone mid-write is an error code, not a signal that ends the run.
   std::signal(SIGPIPE, SIG_IGN);
   uv_loop_init(&loop_);
-  events_.emplace(&loop_);
+  std::string error;
+  events_ = EventSet::open(&loop_, error);
+  REQUIRE_MESSAGE(events_, error);
   uv_timer_init(&loop_, &guard_);
   guard_.data = this;
   uv_unref(reinterpret_cast<uv_handle_t*>(&guard_));  // it never keeps the loop alive by itself

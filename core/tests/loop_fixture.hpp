@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -84,7 +85,7 @@ class LoopFixture {
   void start_guard(std::uint64_t ms);
 
   uv_loop_t loop_{};
-  std::optional<EventSet> events_;
+  std::unique_ptr<EventSet> events_;
   uv_timer_t guard_{};
   bool guard_fired_ = false;
   bool closed_ = false;

@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <system_error>
+#include <cstring>
 
 #include "socket.hpp"
 
@@ -24,18 +24,23 @@ epoll_event event_for(int fd, std::uint32_t generation) {
 }
 }  // namespace
 
-EventSet::EventSet(uv_loop_t* loop) : loop_(loop) {
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_fd_ < 0) throw std::system_error(errno, std::generic_category(), "cannot make an epoll set");
-  int status = uv_poll_init(loop_, &poll_, epoll_fd_);
+std::unique_ptr<EventSet> EventSet::open(uv_loop_t* loop, std::string& error) {
+  std::unique_ptr<EventSet> set(new EventSet(loop));
+  set->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (set->epoll_fd_ < 0) {
+    error = std::string("cannot make an epoll set: ") + std::strerror(errno);
+    return nullptr;
+  }
+  int status = uv_poll_init(loop, &set->poll_, set->epoll_fd_);
   if (status == 0) {
-    poll_.data = this;
-    status = uv_poll_start(&poll_, UV_READABLE, on_ready);
+    set->poll_.data = set.get();
+    status = uv_poll_start(&set->poll_, UV_READABLE, on_ready);
   }
   if (status < 0) {
-    ::close(epoll_fd_);
-    throw std::system_error(-status, std::generic_category(), "cannot watch an epoll set");
+    error = std::string("cannot watch an epoll set: ") + uv_strerror(status);
+    return nullptr;  // uv_poll_init fails before it holds anything
   }
+  return set;
 }
 
 EventSet::~EventSet() {

@@ -13,6 +13,8 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <vector>
 
 namespace passthru::core {
@@ -21,8 +23,9 @@ class Socket;
 
 class EventSet {
  public:
-  /// Throws std::system_error if the epoll set cannot be made or watched (out of descriptors).
-  explicit EventSet(uv_loop_t* loop);
+  /// The worker's set, watched by `loop`; nullptr with `error` set if it cannot be made or
+  /// watched (out of descriptors).
+  static std::unique_ptr<EventSet> open(uv_loop_t* loop, std::string& error);
   EventSet(const EventSet&) = delete;
   EventSet& operator=(const EventSet&) = delete;
   ~EventSet();
@@ -31,6 +34,7 @@ class EventSet {
   void close();
 
  private:
+  explicit EventSet(uv_loop_t* loop) noexcept : loop_(loop) {}
   friend class Socket;
   struct Entry {
     Socket* socket = nullptr;

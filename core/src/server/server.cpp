@@ -116,14 +116,17 @@ int run_server(const Config& config) {
   }
 
   std::vector<std::unique_ptr<Worker>> loops;
-  try {
-    for (unsigned w = 0; w < workers; ++w) loops.push_back(std::make_unique<Worker>(config, fds[w], names));
-  } catch (const std::exception& e) {  // out of descriptors, most likely: nothing has started yet
-    std::fprintf(stderr, "passthru: cannot start worker %zu of %u: %s (open-files limit: %llu)\n", loops.size() + 1,
-                 workers, e.what(), static_cast<unsigned long long>(files.rlim_cur));
-    for (std::size_t w = loops.size() + 1; w < workers; ++w)
-      for (int fd : fds[w]) ::close(fd);
-    return 1;
+  for (unsigned w = 0; w < workers; ++w) {
+    std::string error;
+    auto worker = Worker::open(config, fds[w], names, error);
+    if (!worker) {  // out of descriptors, most likely: nothing has started yet
+      std::fprintf(stderr, "passthru: cannot start worker %u of %u: %s (open-files limit: %llu)\n", w + 1, workers,
+                   error.c_str(), static_cast<unsigned long long>(files.rlim_cur));
+      for (unsigned later = w + 1; later < workers; ++later)
+        for (int fd : fds[later]) ::close(fd);
+      return 1;
+    }
+    loops.push_back(std::move(worker));
   }
   // Said once every worker is set up, so that what a reader sees then is what passthru holds.
   for (const std::string& name : names) std::printf("passthru: listening on %s (%u workers)\n", name.c_str(), workers);

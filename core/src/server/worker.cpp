@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <stdexcept>
 
 #include "connection.hpp"
 
@@ -32,42 +31,51 @@ std::size_t pipe_limit() {
 uv_handle_t* handle(void* h) { return static_cast<uv_handle_t*>(h); }
 }  // namespace
 
-Worker::Worker(const Config& config, const std::vector<int>& listen_fds, const std::vector<std::string>& names)
-    : relay_pool_(kRelayBufferSize, kRelayBuffersKept), pipe_pool_(kPipesKept, pipe_limit()) {
-  if (int status = uv_loop_init(&loop_); status < 0) {
-    for (int fd : listen_fds) ::close(fd);
-    throw std::runtime_error(std::string("cannot make an event loop: ") + uv_strerror(status));
-  }
+Worker::Worker() : relay_pool_(kRelayBufferSize, kRelayBuffersKept), pipe_pool_(kPipesKept, pipe_limit()) {}
+
+std::unique_ptr<Worker> Worker::open(const Config& config, const std::vector<int>& listen_fds,
+                                     const std::vector<std::string>& names, std::string& error) {
+  std::unique_ptr<Worker> worker(new Worker);
+  if (worker->set_up(config, listen_fds, names, error)) return worker;
+  return nullptr;  // its destructor closed what set_up had opened
+}
+
+bool Worker::set_up(const Config& config, const std::vector<int>& listen_fds, const std::vector<std::string>& names,
+                    std::string& error) {
+  // The listening sockets are this worker's from the start: each one not yet given to a
+  // Listener is closed here on failure, the others by on_stop.
+  auto fail = [&](std::string why) {
+    for (std::size_t i = listeners_.size(); i < listen_fds.size(); ++i) ::close(listen_fds[i]);
+    error = std::move(why);
+    return false;
+  };
+  if (int status = uv_loop_init(&loop_); status < 0)
+    return fail(std::string("cannot make an event loop: ") + uv_strerror(status));
+  loop_open_ = true;
   uv_async_init(&loop_, &stop_, on_stop);  // an eventfd made by uv_loop_init: cannot fail here
   stop_.data = this;
-  // From here on a failure closes what was opened (on_stop) before throwing.
-  try {
-    event_set_ = std::make_unique<EventSet>(&loop_);
-    for (std::size_t i = 0; i < listen_fds.size(); ++i) {
-      auto& listener = *listeners_.emplace_back(std::make_unique<Listener>());
-      listener.fd = listen_fds[i];
-      listener.worker = this;
-      listener.server = &config.servers[i];
-      listener.name = names[i];
-      listener.sniff_pool = std::make_unique<BufferPool>(config.servers[i].max_sniff_bytes, kSniffBuffersKept);
-      uv_timer_init(&loop_, &listener.backoff);
-      listener.backoff.data = &listener;
-      int status = uv_poll_init(&loop_, &listener.poll, listener.fd);
-      if (status < 0) throw std::runtime_error("cannot listen on " + config.servers[i].key + ": " + uv_strerror(status));
-      listener.poll_open = true;
-      listener.poll.data = &listener;
-      uv_poll_start(&listener.poll, UV_READABLE, on_acceptable);
-    }
-  } catch (...) {
-    for (std::size_t i = listeners_.size(); i < listen_fds.size(); ++i) ::close(listen_fds[i]);
-    on_stop(&stop_);
-    uv_run(&loop_, UV_RUN_NOWAIT);
-    uv_loop_close(&loop_);
-    throw;
+  event_set_ = EventSet::open(&loop_, error);
+  if (!event_set_) return fail(error);
+  for (std::size_t i = 0; i < listen_fds.size(); ++i) {
+    auto& listener = *listeners_.emplace_back(std::make_unique<Listener>());
+    listener.fd = listen_fds[i];
+    listener.worker = this;
+    listener.server = &config.servers[i];
+    listener.name = names[i];
+    listener.sniff_pool = std::make_unique<BufferPool>(config.servers[i].max_sniff_bytes, kSniffBuffersKept);
+    uv_timer_init(&loop_, &listener.backoff);
+    listener.backoff.data = &listener;
+    int status = uv_poll_init(&loop_, &listener.poll, listener.fd);
+    if (status < 0) return fail("cannot listen on " + config.servers[i].key + ": " + uv_strerror(status));
+    listener.poll_open = true;
+    listener.poll.data = &listener;
+    uv_poll_start(&listener.poll, UV_READABLE, on_acceptable);
   }
+  return true;
 }
 
 Worker::~Worker() {
+  if (!loop_open_) return;
   // Every handle was closed by on_stop; run once more in case run() was never called.
   if (!stopping_) on_stop(&stop_);
   uv_run(&loop_, UV_RUN_NOWAIT);

@@ -37,10 +37,12 @@ struct Listener {
 
 class Worker {
  public:
-  /// `listen_fds[i]` is a bound, listening socket for config.servers[i], owned from now on;
-  /// `names[i]` its bound address, for logs. Throws std::runtime_error (or std::system_error)
-  /// when the loop cannot be set up, e.g. out of descriptors.
-  Worker(const Config& config, const std::vector<int>& listen_fds, const std::vector<std::string>& names);
+  /// A worker ready to run. `listen_fds[i]` is a bound, listening socket for
+  /// config.servers[i], owned from now on (closed on failure too); `names[i]` its bound
+  /// address, for logs. nullptr with `error` set when the loop cannot be set up (out of
+  /// descriptors): failures are returned, not thrown, so that reporting them needs nothing.
+  static std::unique_ptr<Worker> open(const Config& config, const std::vector<int>& listen_fds,
+                                      const std::vector<std::string>& names, std::string& error);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   ~Worker();
@@ -58,12 +60,16 @@ class Worker {
   void remove(Connection* connection) noexcept;
 
  private:
+  Worker();
+  bool set_up(const Config& config, const std::vector<int>& listen_fds, const std::vector<std::string>& names,
+              std::string& error);
   static void on_acceptable(uv_poll_t* poll, int status, int events);
   static void on_backoff_over(uv_timer_t* timer);
   static void on_stop(uv_async_t* async);
   void accept_one(Listener& listener);
 
   uv_loop_t loop_{};
+  bool loop_open_ = false;
   uv_async_t stop_{};
   std::vector<std::unique_ptr<Listener>> listeners_;
   BufferPool relay_pool_;  ///< for M-PROXY tunnels, and relays when no pipe is to be had
