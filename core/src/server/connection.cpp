@@ -16,7 +16,7 @@ Connection::Connection(Worker& worker, Listener& listener)
       deadline_(worker.loop(), lifeline_),
       sniffer_(*this, *listener.server, *listener.sniff_pool, deadline_),
       connector_(*this, worker.loop(), worker.event_set(), deadline_, lifeline_),
-      forwarder_(*this, worker.pipe_pool(), worker.relay_pool()) {}
+      forwarder_(*this, worker.pipe_pool(), worker.relay_pool(), deadline_) {}
 
 void Connection::start(Worker& worker, Listener& listener, int fd, const sockaddr_storage& peer) {
   auto* self = new Connection(worker, listener);
@@ -74,7 +74,7 @@ void Connection::on_connected(Socket backend) {
   Socket client = sniffer_.take_client();
   std::string header = proxy_header(client);
   forwarder_.start(std::move(client), std::move(backend), std::move(header), sniffer_.take_bytes(),
-                   sniffer_.unwrapped().offset, sniffer_.client_finished());
+                   sniffer_.unwrapped().offset, sniffer_.client_finished(), record_.decision.action->timeouts);
 }
 
 void Connection::on_connect_failed(CloseReason why, int error) { end(why, error); }
