@@ -278,6 +278,21 @@ def banner_handler(banner):
     return handler
 
 
+def forward_all_config(backend_port, options="", rule="", listen="127.0.0.1:0"):
+    """A listener that forwards everything but TLS to 127.0.0.1:backend_port through its server
+    CATCHALL, with `options` in its table and `rule` appended inside the CATCHALL rule. A first
+    byte that cannot start TLS ("X") decides at once."""
+    return f"""
+[servers."{listen}"]
+timeout_ms = 300
+{options}
+[servers."{listen}".TLS]
+CATCHALL = {{ action = "REJECT" }}
+[servers."{listen}".CATCHALL]
+CATCHALL = {{ action = "FORWARD", to_addr = "127.0.0.1:{backend_port}"{rule} }}
+"""
+
+
 def connect(port, timeout=10, host="127.0.0.1"):
     s = socket.create_connection((host, port), timeout=seconds(timeout))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -22,6 +22,9 @@ namespace {
 /// 32-bit millisecond count both hold.
 constexpr std::int64_t kMaxTimeoutMs = 2'147'483'647;
 
+/// The most connections a limit may name (0 being none): far past any process's descriptors.
+constexpr std::int64_t kMaxConnections = 1 << 24;
+
 SourcePosition position_of(const toml::source_region& region) {
   return {static_cast<std::uint32_t>(region.begin.line), static_cast<std::uint32_t>(region.begin.column)};
 }
@@ -109,11 +112,13 @@ class Loader {
           error_at(node, "workers must be a whole number from 0 (one per CPU core) to 256");
         else
           config.workers = static_cast<unsigned>(*workers);
+      } else if (name == "max_connections") {
+        read_option(key, node, config.max_connections, 0, kMaxConnections);
       } else if (name == "servers") {
         if (!node.is_table()) error_at(node, "servers must be a table of listeners");
       } else {
         error_at(key, "unknown top-level key '" + std::string(name) +
-                          "'; known keys: plugin_dir, log_level, workers, servers");
+                          "'; known keys: plugin_dir, log_level, workers, max_connections, servers");
       }
     }
     for (const auto& dir : plugin_dirs) {
@@ -202,10 +207,14 @@ class Loader {
         read_option(*key, *node, server.max_sniff_bytes, 64, 1 << 20);
       } else if (name == "connect_timeout_ms") {
         read_option(*key, *node, server.connect_timeout_ms, 1, 3'600'000);
+      } else if (name == "max_connections") {
+        read_option(*key, *node, server.max_connections, 0, kMaxConnections);
+      } else if (name == "max_connections_per_source") {
+        read_option(*key, *node, server.max_connections_per_source, 0, kMaxConnections);
       } else if (!read_timeout_key(*key, *node, server.timeout_keys)) {
         error_at(*key, "unknown listener option '" + name +
                            "'; options are timeout_ms, max_sniff_bytes, connect_timeout_ms, idle_timeout_ms, "
-                           "half_closed_timeout_ms, max_lifetime_ms, "
+                           "half_closed_timeout_ms, max_lifetime_ms, max_connections, max_connections_per_source, "
                            "and a sub-table is a protocol: [servers.\"" + server.key + "\".TLS]");
       }
     }

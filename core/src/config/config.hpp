@@ -78,6 +78,8 @@ struct ServerConfig {
   std::uint32_t max_sniff_bytes = 16384;
   std::uint32_t connect_timeout_ms = 5000;
   TimeoutKeys timeout_keys;  ///< the listener's defaults for its FORWARD rules
+  std::uint32_t max_connections = 0;             ///< live at once on this listener; 0: no limit
+  std::uint32_t max_connections_per_source = 0;  ///< live at once from one client address; 0: no limit
   std::vector<ProtocolTable> protocols;  ///< in the order the file lists them
   std::optional<Action> catchall;
 };
@@ -86,6 +88,7 @@ struct Config {
   std::filesystem::path path;
   std::string log_level = "info";
   unsigned workers = 0;  ///< 0: one per CPU core
+  std::uint32_t max_connections = 0;  ///< live at once in the whole process; 0: no limit
   std::vector<ServerConfig> servers;
 };
 

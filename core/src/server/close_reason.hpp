@@ -24,6 +24,7 @@ enum class CloseReason : std::uint8_t {
   IdleTimeout,     ///< no byte either way for idle_timeout_ms
   HalfClosedTimeout,  ///< one side sent its FIN half_closed_timeout_ms ago and the other is still open
   MaxLifetime,     ///< open for max_lifetime_ms
+  SourceLimit,     ///< the address a PROXY header gave already had max_connections_per_source
   Shutdown,        ///< passthru is stopping
 };
 
@@ -46,6 +47,7 @@ constexpr const char* token(CloseReason reason) noexcept {
     case CloseReason::IdleTimeout: return "idle_timeout";
     case CloseReason::HalfClosedTimeout: return "half_closed_timeout";
     case CloseReason::MaxLifetime: return "max_lifetime";
+    case CloseReason::SourceLimit: return "source_limit";
     case CloseReason::Shutdown: return "shutdown";
   }
   return "unknown";

@@ -115,9 +115,10 @@ int run_server(const Config& config) {
     names.push_back(shown.to_string());
   }
 
+  ConnectionLimits limits(config);  // every worker's; outlives them
   std::vector<std::unique_ptr<Worker>> loops;
   try {
-    for (unsigned w = 0; w < workers; ++w) loops.push_back(std::make_unique<Worker>(config, fds[w], names));
+    for (unsigned w = 0; w < workers; ++w) loops.push_back(std::make_unique<Worker>(config, fds[w], names, limits));
   } catch (const std::exception& e) {  // out of descriptors, most likely: nothing has started yet
     std::fprintf(stderr, "passthru: cannot start worker %zu of %u: %s (open-files limit: %llu)\n", loops.size() + 1,
                  workers, e.what(), static_cast<unsigned long long>(files.rlim_cur));

@@ -32,8 +32,9 @@ std::size_t pipe_limit() {
 uv_handle_t* handle(void* h) { return static_cast<uv_handle_t*>(h); }
 }  // namespace
 
-Worker::Worker(const Config& config, const std::vector<int>& listen_fds, const std::vector<std::string>& names)
-    : relay_pool_(kRelayBufferSize, kRelayBuffersKept), pipe_pool_(kPipesKept, pipe_limit()) {
+Worker::Worker(const Config& config, const std::vector<int>& listen_fds, const std::vector<std::string>& names,
+               ConnectionLimits& limits)
+    : relay_pool_(kRelayBufferSize, kRelayBuffersKept), pipe_pool_(kPipesKept, pipe_limit()), limits_(&limits) {
   if (int status = uv_loop_init(&loop_); status < 0) {
     for (int fd : listen_fds) ::close(fd);
     throw std::runtime_error(std::string("cannot make an event loop: ") + uv_strerror(status));
@@ -48,6 +49,7 @@ Worker::Worker(const Config& config, const std::vector<int>& listen_fds, const s
       listener.fd = listen_fds[i];
       listener.worker = this;
       listener.server = &config.servers[i];
+      listener.index = i;
       listener.name = names[i];
       listener.sniff_pool = std::make_unique<BufferPool>(config.servers[i].max_sniff_bytes, kSniffBuffersKept);
       uv_timer_init(&loop_, &listener.backoff);
@@ -107,7 +109,16 @@ void Worker::accept_one(Listener& listener) {
       spdlog::warn("listener={} accepting again after running out of descriptors", listener.name);
       listener.refused_for_descriptors = 0;
     }
-    Connection::start(*this, listener, fd, peer);
+    IpAddress source = IpAddress::from(peer);
+    unmap_ipv4(source);
+    ConnectionLimits::Verdict verdict = limits_->admit(listener.index, source);
+    if (verdict != ConnectionLimits::Verdict::Admitted) {
+      refuse(listener, fd, verdict);
+      return;
+    }
+    if (std::uint64_t refused = limits_->admitting_again(listener.index, uv_now(&loop_)))
+      spdlog::info("listener={} admitting connections again; {} refused meanwhile", listener.name, refused);
+    Connection::start(*this, listener, fd, source);
     return;
   }
   int error = errno;
@@ -124,6 +135,16 @@ void Worker::accept_one(Listener& listener) {
   // EAGAIN (another worker took it), ECONNABORTED (the client gave up first), EINTR: nothing to do.
   if (error != EAGAIN && error != ECONNABORTED && error != EINTR)
     spdlog::warn("listener={} accept failed: {} ({})", listener.name, uv_err_name(-error), uv_strerror(-error));
+}
+
+void Worker::refuse(Listener& listener, int fd, ConnectionLimits::Verdict why) {
+  // A reset, not a FIN: the client learns at once that nothing will answer, and no TIME_WAIT
+  // is left here for it.
+  linger reset{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+  ::close(fd);
+  if (limits_->refused(listener.index, uv_now(&loop_)))
+    spdlog::warn("listener={} at {}: refusing new connections with a reset", listener.name, describe(why));
 }
 
 void Worker::on_backoff_over(uv_timer_t* timer) {

@@ -1,7 +1,7 @@
 // Worker: one event loop on its own thread, with its own listening socket for each server
 // (the kernel spreads connections between workers through SO_REUSEPORT), its own EventSet for
-// connection sockets, and its own buffer and pipe pools. Nothing on the per-connection path is
-// shared between workers, so nothing is locked.
+// connection sockets, and its own buffer and pipe pools. On the per-connection path workers
+// share only the ConnectionLimits counts (atomics; a striped lock for per-source counts).
 #pragma once
 
 #include <sys/socket.h>
@@ -13,6 +13,7 @@
 
 #include "../config/config.hpp"
 #include "buffer_pool.hpp"
+#include "connection_limits.hpp"
 #include "event_set.hpp"
 #include "pipe_pool.hpp"
 
@@ -30,6 +31,7 @@ struct Listener {
   uv_timer_t backoff{};  ///< out of descriptors: accepting waits for this
   Worker* worker = nullptr;
   const ServerConfig* server = nullptr;
+  std::size_t index = 0;  ///< of `server` in the config, as ConnectionLimits counts listeners
   std::string name;  ///< the bound address, "127.0.0.1:8443" (the real port when the config says 0)
   std::unique_ptr<BufferPool> sniff_pool;  ///< ConnBufs of this server's max_sniff_bytes
   std::uint64_t refused_for_descriptors = 0;  ///< connections left waiting in this episode
@@ -39,8 +41,9 @@ class Worker {
  public:
   /// `listen_fds[i]` is a bound, listening socket for config.servers[i], owned from now on;
   /// `names[i]` its bound address, for logs. Throws std::runtime_error (or std::system_error)
-  /// when the loop cannot be set up, e.g. out of descriptors.
-  Worker(const Config& config, const std::vector<int>& listen_fds, const std::vector<std::string>& names);
+  /// when the loop cannot be set up, e.g. out of descriptors. `limits` is shared by every worker.
+  Worker(const Config& config, const std::vector<int>& listen_fds, const std::vector<std::string>& names,
+         ConnectionLimits& limits);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   ~Worker();
@@ -54,6 +57,7 @@ class Worker {
   BufferPool& relay_pool() noexcept { return relay_pool_; }
   EventSet& event_set() noexcept { return *event_set_; }
   PipePool& pipe_pool() noexcept { return pipe_pool_; }
+  ConnectionLimits& limits() noexcept { return *limits_; }
   void add(Connection* connection) noexcept;
   void remove(Connection* connection) noexcept;
 
@@ -62,6 +66,8 @@ class Worker {
   static void on_backoff_over(uv_timer_t* timer);
   static void on_stop(uv_async_t* async);
   void accept_one(Listener& listener);
+  /// Closes a connection a limit does not admit, with a reset, and says so once an episode.
+  void refuse(Listener& listener, int fd, ConnectionLimits::Verdict why);
 
   uv_loop_t loop_{};
   uv_async_t stop_{};
@@ -69,6 +75,7 @@ class Worker {
   BufferPool relay_pool_;  ///< for M-PROXY tunnels, and relays when no pipe is to be had
   std::unique_ptr<EventSet> event_set_;
   PipePool pipe_pool_;
+  ConnectionLimits* limits_;
   Connection* connections_ = nullptr;
   bool stopping_ = false;
 };

@@ -14,7 +14,7 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import Passthru, TcpServer, connect, echo_handler, seconds, wait_until  # noqa: E402
+from harness import Passthru, TcpServer, connect, echo_handler, forward_all_config, seconds, wait_until  # noqa: E402
 
 
 def ms(s):
@@ -29,22 +29,10 @@ def holder(server, conn):
     time.sleep(3600)
 
 
-def config(backend_port, listener="", rule=""):
-    return f"""
-[servers."127.0.0.1:0"]
-timeout_ms = 300
-{listener}
-[servers."127.0.0.1:0".TLS]
-CATCHALL = {{ action = "REJECT" }}
-[servers."127.0.0.1:0".CATCHALL]
-CATCHALL = {{ action = "FORWARD", to_addr = "127.0.0.1:{backend_port}"{rule} }}
-"""
-
-
 @contextlib.contextmanager
 def relay(handler, listener, rule=""):
     """passthru relaying one client (which has sent its first byte) to a backend running `handler`."""
-    with TcpServer(handler) as backend, Passthru(config(backend.port, listener, rule)) as proxy, \
+    with TcpServer(handler) as backend, Passthru(forward_all_config(backend.port, listener, rule)) as proxy, \
             connect(proxy.port) as s:
         s.sendall(b"X")  # not TLS: the CATCHALL decides at once
         yield proxy, s
@@ -74,7 +62,7 @@ class Timeouts(unittest.TestCase):
     def test_two_hundred_idle_relays_are_closed_at_the_idle_timeout_and_their_descriptors_freed(self):
         idle = ms(0.8)
         with TcpServer(holder, backlog=256) as backend, \
-                Passthru(config(backend.port, f"idle_timeout_ms = {idle}"), workers=2) as proxy:
+                Passthru(forward_all_config(backend.port, f"idle_timeout_ms = {idle}"), workers=2) as proxy:
             time.sleep(0.2)
             baseline = proxy.fd_count()
             clients, sent_at = [], {}
