@@ -20,6 +20,11 @@ constexpr std::size_t kSniffBuffersKept = 64;
 // Out of descriptors, accepting waits this long before it tries again: connections already
 // held go on being served meanwhile, and new ones wait in the listen queue.
 constexpr std::uint64_t kDescriptorBackoffMs = 100;
+// An episode of running out ends only once accepting has gone on this long without running out
+// again. Under a flood, descriptors free up and run out again every few hundred milliseconds
+// (each time a held connection ends); ending the episode at the first accept that worked would
+// log two lines per cycle, which is the log storm the backoff is there to prevent.
+constexpr std::uint64_t kDescriptorQuietMs = 10'000;
 
 // Pipes take two descriptors each, which connections need too: a worker makes no more than a
 // sixteenth of the process's limit (an eighth of its descriptors); relays copy beyond that.
@@ -105,8 +110,10 @@ void Worker::accept_one(Listener& listener) {
   socklen_t length = sizeof peer;
   int fd = accept4(listener.fd, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd >= 0) {
-    if (listener.refused_for_descriptors > 0) {
-      spdlog::warn("listener={} accepting again after running out of descriptors", listener.name);
+    if (listener.refused_for_descriptors > 0 &&
+        uv_now(&loop_) >= listener.out_of_descriptors_at + kDescriptorQuietMs) {
+      spdlog::info("listener={} accepting again: it ran out of descriptors {} times in that episode", listener.name,
+                   listener.refused_for_descriptors);
       listener.refused_for_descriptors = 0;
     }
     IpAddress source = IpAddress::from(peer);
@@ -125,6 +132,7 @@ void Worker::accept_one(Listener& listener) {
   if (error == EMFILE || error == ENFILE) {
     // Out of descriptors: the connection stays in the listen queue. Accepting again at once would
     // spin on the same error; wait, serving the connections already held, and try again.
+    listener.out_of_descriptors_at = uv_now(&loop_);
     if (listener.refused_for_descriptors++ == 0)
       spdlog::warn("listener={} out of descriptors ({}): accepting paused, retried every {} ms", listener.name,
                    uv_err_name(-error), kDescriptorBackoffMs);

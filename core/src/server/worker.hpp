@@ -34,7 +34,8 @@ struct Listener {
   std::size_t index = 0;  ///< of `server` in the config, as ConnectionLimits counts listeners
   std::string name;  ///< the bound address, "127.0.0.1:8443" (the real port when the config says 0)
   std::unique_ptr<BufferPool> sniff_pool;  ///< ConnBufs of this server's max_sniff_bytes
-  std::uint64_t refused_for_descriptors = 0;  ///< connections left waiting in this episode
+  std::uint64_t refused_for_descriptors = 0;  ///< accepts that failed for want of a descriptor, this episode
+  std::uint64_t out_of_descriptors_at = 0;    ///< uv_now of the last of them
 };
 
 class Worker {
