@@ -58,6 +58,10 @@ class Passthru:
         self.path = Path(self.dir.name) / "passthru.toml"
         if workers is not None:
             config = f"workers = {workers}\n" + config
+        if "drain_timeout_ms" not in config:
+            # stop() sends SIGTERM, which lets live connections finish: a test that ends with
+            # relays still open would wait for them, and passthru's default waits 30 s.
+            config = f"drain_timeout_ms = {int(seconds(1) * 1000)}\n" + config
         self.path.write_text(config)
         self.stderr_path = Path(self.dir.name) / "stderr.log"
         self.stderr = open(self.stderr_path, "w")

@@ -114,11 +114,13 @@ class Loader {
           config.workers = static_cast<unsigned>(*workers);
       } else if (name == "max_connections") {
         read_option(key, node, config.max_connections, 0, kMaxConnections);
+      } else if (name == "drain_timeout_ms") {
+        read_option(key, node, config.drain_timeout_ms, 0, kMaxTimeoutMs);
       } else if (name == "servers") {
         if (!node.is_table()) error_at(node, "servers must be a table of listeners");
       } else {
         error_at(key, "unknown top-level key '" + std::string(name) +
-                          "'; known keys: plugin_dir, log_level, workers, max_connections, servers");
+                          "'; known keys: plugin_dir, log_level, workers, max_connections, drain_timeout_ms, servers");
       }
     }
     for (const auto& dir : plugin_dirs) {

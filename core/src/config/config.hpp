@@ -89,6 +89,7 @@ struct Config {
   std::string log_level = "info";
   unsigned workers = 0;  ///< 0: one per CPU core
   std::uint32_t max_connections = 0;  ///< live at once in the whole process; 0: no limit
+  std::uint32_t drain_timeout_ms = 30'000;  ///< on SIGTERM/SIGINT, how long live connections may finish
   std::vector<ServerConfig> servers;
 };
 

@@ -44,9 +44,11 @@ Worker::Worker(const Config& config, const std::vector<int>& listen_fds, const s
     for (int fd : listen_fds) ::close(fd);
     throw std::runtime_error(std::string("cannot make an event loop: ") + uv_strerror(status));
   }
-  uv_async_init(&loop_, &stop_, on_stop);  // an eventfd made by uv_loop_init: cannot fail here
-  stop_.data = this;
-  // From here on a failure closes what was opened (on_stop) before throwing.
+  uv_async_init(&loop_, &wake_, on_asked);  // an eventfd made by uv_loop_init: cannot fail here
+  wake_.data = this;
+  uv_timer_init(&loop_, &drain_over_);
+  drain_over_.data = this;
+  // From here on a failure closes what was opened (stop_now) before throwing.
   try {
     event_set_ = std::make_unique<EventSet>(&loop_);
     for (std::size_t i = 0; i < listen_fds.size(); ++i) {
@@ -67,7 +69,7 @@ Worker::Worker(const Config& config, const std::vector<int>& listen_fds, const s
     }
   } catch (...) {
     for (std::size_t i = listeners_.size(); i < listen_fds.size(); ++i) ::close(listen_fds[i]);
-    on_stop(&stop_);
+    stop_now();
     uv_run(&loop_, UV_RUN_NOWAIT);
     uv_loop_close(&loop_);
     throw;
@@ -75,15 +77,13 @@ Worker::Worker(const Config& config, const std::vector<int>& listen_fds, const s
 }
 
 Worker::~Worker() {
-  // Every handle was closed by on_stop; run once more in case run() was never called.
-  if (!stopping_) on_stop(&stop_);
+  // Every handle was closed by stop_now; run once more in case run() was never called.
+  stop_now();
   uv_run(&loop_, UV_RUN_NOWAIT);
   if (uv_loop_close(&loop_) != 0) spdlog::warn("an event loop closed with handles still open");
 }
 
 void Worker::run() { uv_run(&loop_, UV_RUN_DEFAULT); }
-
-void Worker::stop() { uv_async_send(&stop_); }
 
 void Worker::add(Connection* connection) noexcept {
   connection->next = connections_;
@@ -95,6 +95,7 @@ void Worker::remove(Connection* connection) noexcept {
   if (connection->previous) connection->previous->next = connection->next;
   else connections_ = connection->next;
   if (connection->next) connection->next->previous = connection->previous;
+  if (draining_ && !connections_) stop_now();  // the last one finished: nothing to wait for
 }
 
 void Worker::on_acceptable(uv_poll_t* poll, int status, int) {
@@ -157,25 +158,63 @@ void Worker::refuse(Listener& listener, int fd, ConnectionLimits::Verdict why) {
 
 void Worker::on_backoff_over(uv_timer_t* timer) {
   auto* listener = static_cast<Listener*>(timer->data);
-  if (!listener->worker->stopping_) uv_poll_start(&listener->poll, UV_READABLE, on_acceptable);
+  if (!listener->worker->listeners_closed_) uv_poll_start(&listener->poll, UV_READABLE, on_acceptable);
 }
 
-void Worker::on_stop(uv_async_t* async) {
+void Worker::drain(std::uint32_t timeout_ms) {
+  drain_timeout_ms_ = timeout_ms;
+  int nothing = kNothing;
+  asked_.compare_exchange_strong(nothing, kDrain);  // a stop asked for already stands
+  uv_async_send(&wake_);
+}
+
+void Worker::stop() {
+  asked_ = kStop;
+  uv_async_send(&wake_);
+}
+
+void Worker::on_asked(uv_async_t* async) {
   auto* self = static_cast<Worker*>(async->data);
-  if (self->stopping_) return;
-  self->stopping_ = true;
-  for (auto& listener : self->listeners_) {
+  if (self->asked_ == kStop) {
+    self->stop_now();
+    return;
+  }
+  if (self->draining_ || self->stopping_) return;
+  self->draining_ = true;
+  // The listening sockets close at once, so a load balancer sees this instance leave and new
+  // clients are refused rather than accepted and then cut.
+  self->close_listeners();
+  if (!self->connections_) {
+    self->stop_now();
+    return;
+  }
+  uv_timer_start(&self->drain_over_, on_drain_over, self->drain_timeout_ms_, 0);
+}
+
+void Worker::on_drain_over(uv_timer_t* timer) { static_cast<Worker*>(timer->data)->stop_now(); }
+
+void Worker::close_listeners() {
+  if (listeners_closed_) return;
+  listeners_closed_ = true;
+  for (auto& listener : listeners_) {
     if (listener->poll_open) uv_close(handle(&listener->poll), nullptr);
     uv_close(handle(&listener->backoff), nullptr);
     ::close(listener->fd);
   }
-  uv_close(handle(&self->stop_), nullptr);
-  for (Connection* c = self->connections_; c;) {
+}
+
+void Worker::stop_now() {
+  if (stopping_) return;
+  stopping_ = true;
+  close_listeners();
+  uv_close(handle(&wake_), nullptr);
+  uv_close(handle(&drain_over_), nullptr);
+  for (Connection* c = connections_; c;) {
     Connection* next = c->next;  // shutdown() unlinks it later, from a loop callback
     c->shutdown();
     c = next;
   }
-  if (self->event_set_) self->event_set_->close();  // every connection socket is closed
+  if (event_set_) event_set_->close();  // every connection socket is closed
 }
 
 }  // namespace passthru::core

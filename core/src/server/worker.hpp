@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,9 +50,12 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
   ~Worker();
 
-  /// Runs the loop until stop() is called and every connection has closed.
+  /// Runs the loop until stop() is called, or drain() and every connection has closed.
   void run();
-  /// Thread-safe: asks the loop to stop accepting, close every connection and return.
+  /// Thread-safe: asks the loop to close its listening sockets now, let its connections finish
+  /// for up to `timeout_ms`, then close the rest (end=shutdown) and return.
+  void drain(std::uint32_t timeout_ms);
+  /// Thread-safe: asks the loop to stop accepting, close every connection now and return.
   void stop();
 
   uv_loop_t* loop() noexcept { return &loop_; }
@@ -65,13 +69,23 @@ class Worker {
  private:
   static void on_acceptable(uv_poll_t* poll, int status, int events);
   static void on_backoff_over(uv_timer_t* timer);
-  static void on_stop(uv_async_t* async);
+  /// What the thread that takes signals asked for, through `wake_`: drain, or stop now.
+  static void on_asked(uv_async_t* async);
+  static void on_drain_over(uv_timer_t* timer);
+  void close_listeners();
+  /// Closes the listening sockets if still open, every connection (end=shutdown) and every
+  /// handle, so the loop returns.
+  void stop_now();
   void accept_one(Listener& listener);
   /// Closes a connection a limit does not admit, with a reset, and says so once an episode.
   void refuse(Listener& listener, int fd, ConnectionLimits::Verdict why);
 
   uv_loop_t loop_{};
-  uv_async_t stop_{};
+  uv_async_t wake_{};
+  uv_timer_t drain_over_{};  ///< draining: the connections still open then are closed
+  enum Asked : int { kNothing, kDrain, kStop };
+  std::atomic<int> asked_{kNothing};
+  std::atomic<std::uint32_t> drain_timeout_ms_{0};
   std::vector<std::unique_ptr<Listener>> listeners_;
   BufferPool relay_pool_;  ///< for M-PROXY tunnels, and relays when no pipe is to be had
   std::unique_ptr<EventSet> event_set_;
@@ -79,6 +93,8 @@ class Worker {
   ConnectionLimits* limits_;
   Connection* connections_ = nullptr;
   bool stopping_ = false;
+  bool draining_ = false;
+  bool listeners_closed_ = false;
 };
 
 }  // namespace passthru::core
