@@ -81,6 +81,8 @@ class Drain(unittest.TestCase):
         log = proxy.log()
         proxy.stop()
         proxy.dir.cleanup()
+        self.assertNotIn("ERROR: AddressSanitizer", log)
+        self.assertNotIn("runtime error:", log)
         return code, log
 
     def test_sigterm_refuses_new_clients_at_once_and_lets_fifty_transfers_finish(self):
