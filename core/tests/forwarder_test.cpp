@@ -67,7 +67,7 @@ struct Relay {
     std::copy(sniffed.begin(), sniffed.end(), space.base);
     bytes.commit(sniffed.size());
     forwarder.start(std::move(client_socket), std::move(backend_socket), std::move(header), std::move(bytes), offset,
-                    client_finished);
+                    client_finished, RelayTimeouts{});
   }
 
   [[nodiscard]] bool ended() const { return owner.end.times > 0; }
@@ -89,7 +89,7 @@ struct Relay {
   BufferPool buffers{kBufferSize, 4};
   BufferPool sniff_pool{64 * 1024, 1};
   ForwardRecord owner;
-  Forwarder forwarder{owner, pipes, buffers};
+  Forwarder forwarder{owner, pipes, buffers, fx.deadline()};
   Peer client;
   Peer backend;
   Socket client_socket;

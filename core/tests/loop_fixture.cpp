@@ -56,6 +56,7 @@ LoopFixture::LoopFixture() {
   std::string error;
   events_ = EventSet::open(&loop_, error);
   REQUIRE_MESSAGE(events_, error);
+  deadline_.emplace(&loop_, lifeline_);
   uv_timer_init(&loop_, &guard_);
   guard_.data = this;
   uv_unref(reinterpret_cast<uv_handle_t*>(&guard_));  // it never keeps the loop alive by itself
@@ -80,6 +81,7 @@ Socket LoopFixture::watched(int fd) {
 int LoopFixture::close() {
   if (closed_) return 0;
   closed_ = true;
+  deadline_->close();
   events_->close();
   uv_close(reinterpret_cast<uv_handle_t*>(&guard_), nullptr);
   uv_run(&loop_, UV_RUN_DEFAULT);

@@ -37,6 +37,8 @@ class LoopFixture {
 
   uv_loop_t* loop() noexcept { return &loop_; }
   EventSet& events() noexcept { return *events_; }
+  /// A connection's timer, for a stage that arms one; close() closes it.
+  Deadline& deadline() noexcept { return *deadline_; }
 
   /// Turns the loop without waiting, at most `turns` times, until `done()`; returns done().
   /// For what happens at once on loopback: bytes, FINs and resets arrive within the call that sent them.
@@ -86,6 +88,11 @@ class LoopFixture {
 
   uv_loop_t loop_{};
   std::unique_ptr<EventSet> events_;
+  struct NothingToDelete final : Lifeline::Owner {
+    void on_released() override {}
+  } nothing_to_delete_;
+  Lifeline lifeline_{nothing_to_delete_};
+  std::optional<Deadline> deadline_;
   uv_timer_t guard_{};
   bool guard_fired_ = false;
   bool closed_ = false;

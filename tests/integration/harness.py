@@ -58,6 +58,10 @@ class Passthru:
         self.path = Path(self.dir.name) / "passthru.toml"
         if workers is not None:
             config = f"workers = {workers}\n" + config
+        if "drain_timeout_ms" not in config:
+            # stop() sends SIGTERM, which lets live connections finish: a test that ends with
+            # relays still open would wait for them, and passthru's default waits 30 s.
+            config = f"drain_timeout_ms = {int(seconds(1) * 1000)}\n" + config
         self.path.write_text(config)
         self.stderr_path = Path(self.dir.name) / "stderr.log"
         self.stderr = open(self.stderr_path, "w")
@@ -300,6 +304,21 @@ def banner_handler(banner):
         conn.sendall(banner)
         echo_handler(server, conn)
     return handler
+
+
+def forward_all_config(backend_port, options="", rule="", listen="127.0.0.1:0"):
+    """A listener that forwards everything but TLS to 127.0.0.1:backend_port through its server
+    CATCHALL, with `options` in its table and `rule` appended inside the CATCHALL rule. A first
+    byte that cannot start TLS ("X") decides at once."""
+    return f"""
+[servers."{listen}"]
+timeout_ms = 300
+{options}
+[servers."{listen}".TLS]
+CATCHALL = {{ action = "REJECT" }}
+[servers."{listen}".CATCHALL]
+CATCHALL = {{ action = "FORWARD", to_addr = "127.0.0.1:{backend_port}"{rule} }}
+"""
 
 
 def connect(port, timeout=10, host="127.0.0.1"):

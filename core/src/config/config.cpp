@@ -18,6 +18,13 @@ using passthru::sdk::SourcePosition;
 
 namespace {
 
+/// The longest timeout a key may set: about 24 days, within what a uv_timer and a signed
+/// 32-bit millisecond count both hold.
+constexpr std::int64_t kMaxTimeoutMs = 2'147'483'647;
+
+/// The most connections a limit may name (0 being none): far past any process's descriptors.
+constexpr std::int64_t kMaxConnections = 1 << 24;
+
 SourcePosition position_of(const toml::source_region& region) {
   return {static_cast<std::uint32_t>(region.begin.line), static_cast<std::uint32_t>(region.begin.column)};
 }
@@ -105,11 +112,15 @@ class Loader {
           error_at(node, "workers must be a whole number from 0 (one per CPU core) to 256");
         else
           config.workers = static_cast<unsigned>(*workers);
+      } else if (name == "max_connections") {
+        read_option(key, node, config.max_connections, 0, kMaxConnections);
+      } else if (name == "drain_timeout_ms") {
+        read_option(key, node, config.drain_timeout_ms, 0, kMaxTimeoutMs);
       } else if (name == "servers") {
         if (!node.is_table()) error_at(node, "servers must be a table of listeners");
       } else {
         error_at(key, "unknown top-level key '" + std::string(name) +
-                          "'; known keys: plugin_dir, log_level, workers, servers");
+                          "'; known keys: plugin_dir, log_level, workers, max_connections, drain_timeout_ms, servers");
       }
     }
     for (const auto& dir : plugin_dirs) {
@@ -152,7 +163,37 @@ class Loader {
     return true;
   }
 
+  /// Reads idle_timeout_ms, half_closed_timeout_ms or max_lifetime_ms into `keys`; false if
+  /// `key` is none of them.
+  bool read_timeout_key(const toml::key& key, const toml::node& node, TimeoutKeys& keys) {
+    std::optional<std::uint32_t>* slot = key.str() == "idle_timeout_ms"          ? &keys.idle_ms
+                                         : key.str() == "half_closed_timeout_ms" ? &keys.half_closed_ms
+                                         : key.str() == "max_lifetime_ms"        ? &keys.max_lifetime_ms
+                                                                                 : nullptr;
+    if (!slot) return false;
+    std::uint32_t value = 0;
+    if (read_option(key, node, value, 0, kMaxTimeoutMs)) *slot = value;
+    return true;
+  }
+
+  /// A FORWARD rule's timeouts: its own keys, else its listener's, else the defaults; the
+  /// half-closed timeout defaults to whatever idle timeout applies.
+  static void resolve_timeouts(const TimeoutKeys& listener, Action& action) {
+    const TimeoutKeys& rule = action.timeout_keys;
+    RelayTimeouts& out = action.timeouts;
+    out.idle_ms = rule.idle_ms.value_or(listener.idle_ms.value_or(RelayTimeouts{}.idle_ms));
+    out.half_closed_ms = rule.half_closed_ms.value_or(listener.half_closed_ms.value_or(out.idle_ms));
+    out.max_lifetime_ms = rule.max_lifetime_ms.value_or(listener.max_lifetime_ms.value_or(0));
+  }
+
   void read_server(const toml::table& table, ServerConfig& server) {
+    read_server_entries(table, server);
+    for (ProtocolTable& protocol : server.protocols)
+      for (Action& action : protocol.actions) resolve_timeouts(server.timeout_keys, action);
+    if (server.catchall) resolve_timeouts(server.timeout_keys, *server.catchall);
+  }
+
+  void read_server_entries(const toml::table& table, ServerConfig& server) {
     for (const auto& [key, node] : in_file_order(table)) {
       std::string name(key->str());
       if (node->is_table()) {
@@ -168,9 +209,14 @@ class Loader {
         read_option(*key, *node, server.max_sniff_bytes, 64, 1 << 20);
       } else if (name == "connect_timeout_ms") {
         read_option(*key, *node, server.connect_timeout_ms, 1, 3'600'000);
-      } else {
+      } else if (name == "max_connections") {
+        read_option(*key, *node, server.max_connections, 0, kMaxConnections);
+      } else if (name == "max_connections_per_source") {
+        read_option(*key, *node, server.max_connections_per_source, 0, kMaxConnections);
+      } else if (!read_timeout_key(*key, *node, server.timeout_keys)) {
         error_at(*key, "unknown listener option '" + name +
-                           "'; options are timeout_ms, max_sniff_bytes, connect_timeout_ms, "
+                           "'; options are timeout_ms, max_sniff_bytes, connect_timeout_ms, idle_timeout_ms, "
+                           "half_closed_timeout_ms, max_lifetime_ms, max_connections, max_connections_per_source, "
                            "and a sub-table is a protocol: [servers.\"" + server.key + "\".TLS]");
       }
     }
@@ -238,6 +284,7 @@ class Loader {
     const toml::node* send_proxy = nullptr;
     const toml::node* v2_options = nullptr;
     std::vector<std::pair<const toml::key*, const toml::node*>> limits;
+    std::vector<std::pair<const toml::key*, const toml::node*>> timeouts;
     bool has_action = false;
     for (const auto& [key, value] : in_file_order(*table)) {
       if (key->str() == "action") {
@@ -255,9 +302,13 @@ class Loader {
         v2_options = value;
       } else if (key->str() == "max_streams" || key->str() == "max_message_bytes" || key->str() == "max_stream_buffer") {
         limits.emplace_back(key, value);
+      } else if (key->str() == "idle_timeout_ms" || key->str() == "half_closed_timeout_ms" ||
+                 key->str() == "max_lifetime_ms") {
+        timeouts.emplace_back(key, value);
       } else {
         error_at(*key, "unknown key '" + std::string(key->str()) + "' in rule '" + rule +
-                           "'; a rule takes action, to_addr, send_proxy, proxy_v2_options, and for DEMUX max_streams, "
+                           "'; a rule takes action, to_addr, send_proxy, proxy_v2_options, idle_timeout_ms, "
+                           "half_closed_timeout_ms, max_lifetime_ms, and for DEMUX max_streams, "
                            "max_message_bytes and max_stream_buffer");
         ok = false;
       }
@@ -279,6 +330,15 @@ class Loader {
                              : key->str() == "max_message_bytes" ? action.demux.max_message_bytes
                                                                  : action.demux.max_stream_buffer;
       if (!read_option(*key, *value, limit, 1, 1 << 30)) return std::nullopt;
+    }
+    for (const auto& [key, value] : timeouts) {
+      if (action.kind != ActionKind::Forward) {
+        error_at(*key, std::string(key->str()) + " goes with FORWARD only: it times the relay a FORWARD starts");
+        return std::nullopt;
+      }
+      std::size_t errors_before = errors_.size();
+      read_timeout_key(*key, *value, action.timeout_keys);
+      if (errors_.size() != errors_before) return std::nullopt;
     }
     if (action.kind != ActionKind::Forward && (send_proxy || v2_options)) {
       error_at(send_proxy ? *send_proxy : *v2_options, "send_proxy and proxy_v2_options go with FORWARD only");

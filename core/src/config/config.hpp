@@ -35,12 +35,30 @@ struct DemuxLimits {
   std::uint32_t max_stream_buffer = 1024 * 1024;   ///< bytes queued to one stream's backend
 };
 
+/// How long a relayed connection (or tunnel stream) may stay open, each in milliseconds with 0
+/// meaning no limit: with no byte in either direction (idle), after one side sent its FIN
+/// (half-closed), and in all (lifetime).
+struct RelayTimeouts {
+  std::uint32_t idle_ms = 3'600'000;
+  std::uint32_t half_closed_ms = 3'600'000;
+  std::uint32_t max_lifetime_ms = 0;
+};
+
+/// The timeout keys as one table wrote them (a listener, or a FORWARD rule overriding it).
+struct TimeoutKeys {
+  std::optional<std::uint32_t> idle_ms;
+  std::optional<std::uint32_t> half_closed_ms;
+  std::optional<std::uint32_t> max_lifetime_ms;
+};
+
 struct Action {
   ActionKind kind = ActionKind::Reject;
   Endpoint to;       ///< Forward only
   std::string rule;  ///< the rule key, for logs ("SNI example.com", "CATCHALL")
   ProxySend send_proxy;  ///< Forward only: a PROXY header to write before the stream
   DemuxLimits demux;     ///< Demux only
+  TimeoutKeys timeout_keys;  ///< Forward only: what the rule itself wrote
+  RelayTimeouts timeouts;    ///< Forward only: what applies, the rule's keys over its listener's
 };
 
 struct ProtocolTable {
@@ -59,6 +77,9 @@ struct ServerConfig {
   std::uint32_t timeout_ms = 5000;
   std::uint32_t max_sniff_bytes = 16384;
   std::uint32_t connect_timeout_ms = 5000;
+  TimeoutKeys timeout_keys;  ///< the listener's defaults for its FORWARD rules
+  std::uint32_t max_connections = 0;             ///< live at once on this listener; 0: no limit
+  std::uint32_t max_connections_per_source = 0;  ///< live at once from one client address; 0: no limit
   std::vector<ProtocolTable> protocols;  ///< in the order the file lists them
   std::optional<Action> catchall;
 };
@@ -67,6 +88,8 @@ struct Config {
   std::filesystem::path path;
   std::string log_level = "info";
   unsigned workers = 0;  ///< 0: one per CPU core
+  std::uint32_t max_connections = 0;  ///< live at once in the whole process; 0: no limit
+  std::uint32_t drain_timeout_ms = 30'000;  ///< on SIGTERM/SIGINT, how long live connections may finish
   std::vector<ServerConfig> servers;
 };
 

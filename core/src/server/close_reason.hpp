@@ -21,6 +21,10 @@ enum class CloseReason : std::uint8_t {
   OutOfDescriptors,  ///< no socket could be made for the backend: the process is at its limit
   ProtocolError,   ///< the client broke the protocol of its tunnel (M-PROXY)
   TunnelClosed,    ///< the M-PROXY tunnel carrying this stream ended
+  IdleTimeout,     ///< no byte either way for idle_timeout_ms
+  HalfClosedTimeout,  ///< one side sent its FIN half_closed_timeout_ms ago and the other is still open
+  MaxLifetime,     ///< open for max_lifetime_ms
+  SourceLimit,     ///< the address a PROXY header gave already had max_connections_per_source
   Shutdown,        ///< passthru is stopping
 };
 
@@ -40,6 +44,10 @@ constexpr const char* token(CloseReason reason) noexcept {
     case CloseReason::OutOfDescriptors: return "out_of_descriptors";
     case CloseReason::ProtocolError: return "protocol_error";
     case CloseReason::TunnelClosed: return "tunnel_closed";
+    case CloseReason::IdleTimeout: return "idle_timeout";
+    case CloseReason::HalfClosedTimeout: return "half_closed_timeout";
+    case CloseReason::MaxLifetime: return "max_lifetime";
+    case CloseReason::SourceLimit: return "source_limit";
     case CloseReason::Shutdown: return "shutdown";
   }
   return "unknown";

@@ -16,13 +16,12 @@ Connection::Connection(Worker& worker, Listener& listener)
       deadline_(worker.loop(), lifeline_),
       sniffer_(*this, *listener.server, *listener.sniff_pool, deadline_),
       connector_(*this, worker.loop(), worker.event_set(), deadline_, lifeline_),
-      forwarder_(*this, worker.pipe_pool(), worker.relay_pool()) {}
+      forwarder_(*this, worker.pipe_pool(), worker.relay_pool(), deadline_) {}
 
-void Connection::start(Worker& worker, Listener& listener, int fd, const sockaddr_storage& peer) {
+void Connection::start(Worker& worker, Listener& listener, int fd, const IpAddress& peer) {
   auto* self = new Connection(worker, listener);
   worker.add(self);
-  self->peer_ = IpAddress::from(peer);
-  unmap_ipv4(self->peer_);
+  self->peer_ = self->counted_ = peer;
   self->record_.client = self->peer_;
   self->record_.listener = &listener.name;
   self->sniffer_.start(Socket(worker.event_set(), fd), self->peer_.get());
@@ -36,6 +35,12 @@ void Connection::on_decided(const Decision& decision) {
     record_.client = IpAddress::from(unwrapped.adopted.source);
     record_.via = peer_;
     local_ = IpAddress::from(unwrapped.adopted.destination);
+    // The client is who the header says: it counts against max_connections_per_source now.
+    if (!worker_.limits().move_source(listener_.index, counted_, record_.client)) {
+      end(CloseReason::SourceLimit, 0);
+      return;
+    }
+    counted_ = record_.client;
   }
   if (!decision.action) {
     end(CloseReason::NoRoute, 0);
@@ -74,7 +79,7 @@ void Connection::on_connected(Socket backend) {
   Socket client = sniffer_.take_client();
   std::string header = proxy_header(client);
   forwarder_.start(std::move(client), std::move(backend), std::move(header), sniffer_.take_bytes(),
-                   sniffer_.unwrapped().offset, sniffer_.client_finished());
+                   sniffer_.unwrapped().offset, sniffer_.client_finished(), record_.decision.action->timeouts);
 }
 
 void Connection::on_connect_failed(CloseReason why, int error) { end(why, error); }
@@ -144,6 +149,7 @@ void Connection::on_released() {
     record_.bytes_down = forwarder_.bytes_down();
   }
   log_access(record_);
+  worker_.limits().release(listener_.index, counted_);
   worker_.remove(this);
   delete this;
 }

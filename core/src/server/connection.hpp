@@ -29,8 +29,9 @@ struct Listener;
 class Connection final : private Lifeline::Owner, private Sniffer::Owner, private Connector::Owner,
                          private Forwarder::Owner, private Tunnel::Owner {
  public:
-  /// Starts a connection on `fd`, just accepted on `listener` from `peer`.
-  static void start(Worker& worker, Listener& listener, int fd, const sockaddr_storage& peer);
+  /// Starts a connection on `fd`, just accepted on `listener` from `peer` and counted against
+  /// the limits by that address.
+  static void start(Worker& worker, Listener& listener, int fd, const IpAddress& peer);
 
   /// Ends the connection now (passthru is stopping).
   void shutdown() { end(CloseReason::Shutdown, 0); }
@@ -63,6 +64,7 @@ class Connection final : private Lifeline::Owner, private Sniffer::Owner, privat
   Stage stage_ = Stage::Sniffing;
   IpAddress peer_;   ///< the TCP peer: who sent the bytes (FROM rules match it)
   IpAddress local_;  ///< the original destination a trusted header gave, if one did
+  IpAddress counted_;  ///< the source ConnectionLimits counts it by: the peer, or the address it adopted
   AccessRecord record_;
   Lifeline lifeline_{*this};
   Deadline deadline_;

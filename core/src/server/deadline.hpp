@@ -30,12 +30,14 @@ class Deadline {
   Deadline& operator=(const Deadline&) = delete;
 
   /// Tells `who` once `ms` milliseconds have passed, unless armed again or stopped first.
-  void start(std::uint32_t ms, Expiry& who) noexcept {
+  void start(std::uint64_t ms, Expiry& who) noexcept {
     expiry_ = &who;
     timer_.data = this;
     uv_timer_start(&timer_, on_timer, ms, 0);
   }
   void stop() noexcept { uv_timer_stop(&timer_); }
+  /// The loop's time in milliseconds, as of the start of this wake-up: a stamp, not a clock read.
+  [[nodiscard]] std::uint64_t now() const noexcept { return uv_now(timer_.loop); }
   /// Closes the timer for good (released through the Lifeline).
   void close() {
     if (closed_) return;

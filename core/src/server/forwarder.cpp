@@ -15,8 +15,10 @@ constexpr int kReadsPerTurn = 4;
 }  // namespace
 
 void Forwarder::start(Socket client, Socket backend, std::string header, ConnBuf sniffed, std::size_t offset,
-                      bool client_finished) {
+                      bool client_finished, const RelayTimeouts& timeouts) {
   running_ = true;
+  clock_.start(timeouts, deadline_->now());
+  if (client_finished) clock_.half_closed(deadline_->now());
   client_ = std::move(client);
   backend_ = std::move(backend);
   header_ = std::move(header);
@@ -32,8 +34,18 @@ void Forwarder::start(Socket client, Socket backend, std::string header, ConnBuf
     fail(up_, true, -status);
     return;
   }
+  check_timeouts();
   flushing_ = true;
   flush_first();
+}
+
+void Forwarder::on_deadline() { check_timeouts(); }
+
+void Forwarder::check_timeouts() {
+  if (!running_) return;
+  RelayClock::Verdict verdict = clock_.check(deadline_->now());
+  if (verdict.expired) finish(*verdict.expired, 0, false, false);
+  else if (verdict.wait_ms > 0) deadline_->start(verdict.wait_ms, *this);
 }
 
 void Forwarder::on_ready(Socket& socket) {
@@ -131,6 +143,7 @@ bool Forwarder::read_in(Direction& d) {
   ssize_t n = d.pipe ? d.from->splice_to(d.pipe->write_fd, d.pipe->capacity)
                      : d.from->read(d.buffer, buffers_->buffer_size());
   if (n > 0) {
+    clock_.active(deadline_->now());
     if (d.buffer && static_cast<std::size_t>(n) == buffers_->buffer_size()) d.bulk = true;
     d.in_flight = static_cast<std::size_t>(n);
     d.buffered_at = 0;
@@ -139,7 +152,12 @@ bool Forwarder::read_in(Direction& d) {
   give_back(d);  // still empty
   if (n == 0) {
     d.eof = true;
-    return true;  // the caller shuts the sink down
+    Direction& other = &d == &up_ ? down_ : up_;
+    if (!other.eof) {  // the half-closed limit starts: arm for it if it comes before the others
+      clock_.half_closed(deadline_->now());
+      check_timeouts();
+    }
+    return running_;  // the caller shuts the sink down, unless a limit had already passed
   }
   if (n == -EAGAIN) return false;  // the next readable edge says when to go on
   fail(d, true, static_cast<int>(-n));
@@ -186,6 +204,7 @@ void Forwarder::fail(const Direction& d, bool at_source, int error) {
 void Forwarder::finish(CloseReason why, int error, bool reset_client, bool reset_backend) {
   if (!running_) return;
   running_ = false;
+  deadline_->stop();
   give_back_all();
   client_.close(reset_client);
   backend_.close(reset_backend);

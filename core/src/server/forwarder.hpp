@@ -16,6 +16,10 @@
 //    unless the sink's peer has already finished too: then closing both sockets sends the FIN.
 //  - A reset or error on one side resets the other, which must not take a truncated stream for
 //    a complete one.
+//  - Timeouts (idle, half-closed, lifetime) are kept by a RelayClock: each read that brings bytes
+//    stamps the loop's cached time, and the connection's Deadline fires only when the nearest
+//    limit may have passed, to be armed again for what remains (relay_clock.hpp says how
+//    precise that is). A timed-out connection is closed with a FIN both ways, not a reset.
 // It closes its sockets itself when it ends and then tells its owner why.
 #pragma once
 
@@ -25,12 +29,14 @@
 #include "buffer_pool.hpp"
 #include "close_reason.hpp"
 #include "conn_buf.hpp"
+#include "deadline.hpp"
 #include "pipe_pool.hpp"
+#include "relay_clock.hpp"
 #include "socket.hpp"
 
 namespace passthru::core {
 
-class Forwarder final : private Socket::Watcher {
+class Forwarder final : private Socket::Watcher, private Deadline::Expiry {
  public:
   class Owner {
    public:
@@ -42,19 +48,21 @@ class Forwarder final : private Socket::Watcher {
     ~Owner() = default;
   };
 
-  Forwarder(Owner& owner, PipePool& pipes, BufferPool& buffers) noexcept
-      : owner_(&owner), pipes_(&pipes), buffers_(&buffers) {}
+  /// `deadline` is the connection's, the Forwarder's from start() on.
+  Forwarder(Owner& owner, PipePool& pipes, BufferPool& buffers, Deadline& deadline) noexcept
+      : owner_(&owner), pipes_(&pipes), buffers_(&buffers), deadline_(&deadline) {}
   Forwarder(const Forwarder&) = delete;
   Forwarder& operator=(const Forwarder&) = delete;
   ~Forwarder() { give_back_all(); }
 
   /// Takes both sockets and starts. `first` is written to the backend before anything else:
   /// `header` (a PROXY header, or empty), then `sniffed` from byte `offset` on (what a
-  /// stripped header left). `client_finished`: the client already sent EOF. The client socket
+  /// stripped header left). `client_finished`: the client already sent EOF. `timeouts` bound
+  /// how long the relay may stay idle, half-closed, or open at all. The client socket
   /// may be watched already or not; the backend's is. The owner may hear of the end before
   /// this returns.
   void start(Socket client, Socket backend, std::string header, ConnBuf sniffed, std::size_t offset,
-             bool client_finished);
+             bool client_finished, const RelayTimeouts& timeouts);
   /// Ends now (passthru is stopping): both sockets close; on_forwarded(why) follows at once.
   void stop(CloseReason why);
   [[nodiscard]] bool is_running() const noexcept { return running_; }
@@ -77,6 +85,9 @@ class Forwarder final : private Socket::Watcher {
   };
 
   void on_ready(Socket& socket) override;
+  void on_deadline() override;
+  /// Arms the Deadline for the nearest limit, or ends the relay if one has passed.
+  void check_timeouts();
   void flush_first();
   void relay_ready(Socket& socket);
   void pump(Direction& d);
@@ -91,6 +102,8 @@ class Forwarder final : private Socket::Watcher {
   Owner* owner_;
   PipePool* pipes_;
   BufferPool* buffers_;
+  Deadline* deadline_;
+  RelayClock clock_;
   Socket client_;
   Socket backend_;
   Direction up_;    ///< client -> backend

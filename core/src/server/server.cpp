@@ -9,9 +9,11 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <thread>
 
@@ -115,10 +117,11 @@ int run_server(const Config& config) {
     names.push_back(shown.to_string());
   }
 
+  ConnectionLimits limits(config);  // every worker's; outlives them
   std::vector<std::unique_ptr<Worker>> loops;
   for (unsigned w = 0; w < workers; ++w) {
     std::string error;
-    auto worker = Worker::open(config, fds[w], names, error);
+    auto worker = Worker::open(config, fds[w], names, limits, error);
     if (!worker) {  // out of descriptors, most likely: nothing has started yet
       std::fprintf(stderr, "passthru: cannot start worker %u of %u: %s (open-files limit: %llu)\n", w + 1, workers,
                    error.c_str(), static_cast<unsigned long long>(files.rlim_cur));
@@ -132,12 +135,31 @@ int run_server(const Config& config) {
   for (const std::string& name : names) std::printf("passthru: listening on %s (%u workers)\n", name.c_str(), workers);
   std::fflush(stdout);
   std::vector<std::thread> threads;
-  for (auto& loop : loops) threads.emplace_back([&loop] { loop->run(); });
+  std::atomic<unsigned> finished{0};
+  for (auto& loop : loops)
+    threads.emplace_back([&loop, &finished] {
+      loop->run();
+      ++finished;
+    });
 
+  // The first stop signal drains: listening sockets close at once, live connections have
+  // drain_timeout_ms to finish. A second one, while they do, closes them all at once.
+  auto name = [](int number) { return number == SIGINT ? "SIGINT" : "SIGTERM"; };
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  spdlog::info("received {}, stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
-  for (auto& loop : loops) loop->stop();
+  spdlog::info("received {}: no longer accepting; live connections have {} ms to finish (a second signal ends "
+               "them now)",
+               name(signal_number), config.drain_timeout_ms);
+  for (auto& loop : loops) loop->drain(config.drain_timeout_ms);
+  timespec poll_interval{0, 50'000'000};  // how soon the workers' end is noticed
+  while (finished < loops.size()) {
+    signal_number = sigtimedwait(&stop_signals, nullptr, &poll_interval);
+    if (signal_number > 0) {
+      spdlog::info("received {} while draining: closing every connection now", name(signal_number));
+      for (auto& loop : loops) loop->stop();
+      break;
+    }
+  }
   for (auto& thread : threads) thread.join();
   loops.clear();
   return 0;

@@ -91,6 +91,7 @@ void TunnelStream::data(std::string&& body) {
       }
       return;
     case Stage::Open:
+      clock_.active(deadline_.now());
       queue_for_backend(std::move(body));
       return;
     case Stage::Ended:
@@ -115,6 +116,9 @@ void TunnelStream::on_connected(Socket backend) {
   stage_ = Stage::Open;
   backend_ = std::move(backend);
   backend_.tell(*this);
+  clock_.start(record_.decision.action->timeouts, deadline_.now());
+  if (peer_ended_) clock_.half_closed(deadline_.now());
+  check_timeouts();
   const auto& send = record_.decision.action->send_proxy;
   if (send.version != ProxyVersion::None) {
     passthru::wire::ProxyTlvs tlvs;
@@ -130,6 +134,19 @@ void TunnelStream::on_connected(Socket backend) {
   }
   flush_to_backend();
   if (stage_ == Stage::Open) read_backend();
+}
+
+void TunnelStream::on_deadline() { check_timeouts(); }
+
+void TunnelStream::check_timeouts() {
+  if (stage_ != Stage::Open) return;
+  RelayClock::Verdict verdict = clock_.check(deadline_.now());
+  if (verdict.expired) {
+    tunnel_.send(Kind::Error, meta_, std::string(R"({"message":")") + token(*verdict.expired) + R"(","code":"E_TIMEOUT"})");
+    close(*verdict.expired, false);
+  } else if (verdict.wait_ms > 0) {
+    deadline_.start(verdict.wait_ms, *this);
+  }
 }
 
 void TunnelStream::on_ready(Socket&) {
@@ -182,6 +199,7 @@ void TunnelStream::wait_for_pipe() {
 ssize_t TunnelStream::take_spliced(Socket& tunnel, std::size_t most) {
   ssize_t n = tunnel.splice_to(up_pipe_->write_fd, std::min(most, up_pipe_->capacity));
   if (n <= 0) return n;
+  clock_.active(deadline_.now());
   up_piped_ = static_cast<std::size_t>(n);
   queued_ += up_piped_;
   record_.bytes_up += up_piped_;
@@ -252,6 +270,7 @@ void TunnelStream::read_backend() {
     char* buffer = pool.take();
     ssize_t n = backend_.read(buffer, pool.buffer_size());
     if (n > 0) {
+      clock_.active(deadline_.now());
       if (static_cast<std::size_t>(n) == pool.buffer_size()) bulk_ = true;
       record_.bytes_down += static_cast<std::uint64_t>(n);
       tunnel_.send(Kind::Data, meta_, {buffer, static_cast<std::size_t>(n)});
@@ -278,6 +297,7 @@ bool TunnelStream::splice_backend() {
   if (!pipe) return false;  // none to spare: copy
   ssize_t n = backend_.splice_to(pipe->write_fd, pipe->capacity);
   if (n > 0) {
+    clock_.active(deadline_.now());
     record_.bytes_down += static_cast<std::uint64_t>(n);
     piping_ = true;
     if (tunnel_.send_piped(meta_, pipe, static_cast<std::size_t>(n))) return true;
@@ -308,7 +328,9 @@ void TunnelStream::peer_end() {
     auto bytes = passthru::sdk::ByteSpan(reinterpret_cast<const std::uint8_t*>(pending_.data()), pending_.size());
     decide(detection_.advance(bytes, true, false, record_.client.get()));
   } else if (stage_ == Stage::Open) {
-    flush_to_backend();
+    clock_.half_closed(deadline_.now());
+    check_timeouts();
+    if (stage_ == Stage::Open) flush_to_backend();
   }
 }
 
@@ -349,6 +371,7 @@ void TunnelStream::close(CloseReason why, bool reset) {
     up_pipe_ = nullptr;
   }
   connector_.cancel();
+  deadline_.stop();
   backend_.close(reset);
   to_backend_.clear();
   log_access(record_);

@@ -5,8 +5,11 @@
 // backend's socket and relays both ways: the tunnel's data messages to the backend, the
 // backend's bytes back as data messages. Like a plain relay, the backend's bytes are copied
 // while they come in small reads, and spliced once they come in bulk: read into a kernel pipe,
-// whose bytes the tunnel splices out after the message header; one pipe in flight at a time. It logs one access line when it ends and is deleted
-// by its tunnel once its Lifeline says every handle has closed.
+// whose bytes the tunnel splices out after the message header; one pipe in flight at a time.
+// Once connected it keeps its rule's timeouts with a RelayClock and its own Deadline, as a
+// plain relay does; the client's `end` for the stream starts the half-closed limit (M-PROXY has
+// no half-close the other way: the backend's EOF ends the stream). It logs one access line when
+// it ends and is deleted by its tunnel once its Lifeline says every handle has closed.
 #pragma once
 
 #include <cstdint>
@@ -21,13 +24,15 @@
 #include "lifeline.hpp"
 #include "passthru/wire/mproxy_codec.hpp"
 #include "pipe_pool.hpp"
+#include "relay_clock.hpp"
 #include "socket.hpp"
 
 namespace passthru::core {
 
 class Tunnel;
 
-class TunnelStream final : private Lifeline::Owner, private Connector::Owner, private Socket::Watcher {
+class TunnelStream final : private Lifeline::Owner, private Connector::Owner, private Socket::Watcher,
+                           private Deadline::Expiry {
  public:
   TunnelStream(Tunnel& tunnel, passthru::mproxy::Meta meta);
   TunnelStream(const TunnelStream&) = delete;
@@ -70,6 +75,9 @@ class TunnelStream final : private Lifeline::Owner, private Connector::Owner, pr
   void on_connect_failed(CloseReason why, int error) override;
   void on_ready(Socket& socket) override;
   void on_released() override;
+  void on_deadline() override;
+  /// Arms the Deadline for the nearest limit, or ends the stream if one has passed.
+  void check_timeouts();
   void queue_for_backend(std::string&& bytes);
   void flush_to_backend();
   /// Past max_stream_buffer bytes queued, asks the client to pause this stream; past four
@@ -89,6 +97,7 @@ class TunnelStream final : private Lifeline::Owner, private Connector::Owner, pr
   AccessRecord record_;
   Lifeline lifeline_{*this};
   Deadline deadline_;
+  RelayClock clock_;
   Connector connector_;
   Socket backend_;
   Detection detection_;

@@ -19,6 +19,11 @@ constexpr std::size_t kSniffBuffersKept = 64;
 // Out of descriptors, accepting waits this long before it tries again: connections already
 // held go on being served meanwhile, and new ones wait in the listen queue.
 constexpr std::uint64_t kDescriptorBackoffMs = 100;
+// An episode of running out ends only once accepting has gone on this long without running out
+// again. Under a flood, descriptors free up and run out again every few hundred milliseconds
+// (each time a held connection ends); ending the episode at the first accept that worked would
+// log two lines per cycle, which is the log storm the backoff is there to prevent.
+constexpr std::uint64_t kDescriptorQuietMs = 10'000;
 
 // Pipes take two descriptors each, which connections need too: a worker makes no more than a
 // sixteenth of the process's limit (an eighth of its descriptors); relays copy beyond that.
@@ -31,11 +36,13 @@ std::size_t pipe_limit() {
 uv_handle_t* handle(void* h) { return static_cast<uv_handle_t*>(h); }
 }  // namespace
 
-Worker::Worker() : relay_pool_(kRelayBufferSize, kRelayBuffersKept), pipe_pool_(kPipesKept, pipe_limit()) {}
+Worker::Worker(ConnectionLimits& limits)
+    : relay_pool_(kRelayBufferSize, kRelayBuffersKept), pipe_pool_(kPipesKept, pipe_limit()), limits_(&limits) {}
 
 std::unique_ptr<Worker> Worker::open(const Config& config, const std::vector<int>& listen_fds,
-                                     const std::vector<std::string>& names, std::string& error) {
-  std::unique_ptr<Worker> worker(new Worker);
+                                     const std::vector<std::string>& names, ConnectionLimits& limits,
+                                     std::string& error) {
+  std::unique_ptr<Worker> worker(new Worker(limits));
   if (worker->set_up(config, listen_fds, names, error)) return worker;
   return nullptr;  // its destructor closed what set_up had opened
 }
@@ -43,7 +50,7 @@ std::unique_ptr<Worker> Worker::open(const Config& config, const std::vector<int
 bool Worker::set_up(const Config& config, const std::vector<int>& listen_fds, const std::vector<std::string>& names,
                     std::string& error) {
   // The listening sockets are this worker's from the start: each one not yet given to a
-  // Listener is closed here on failure, the others by on_stop.
+  // Listener is closed here on failure, the others by stop_now.
   auto fail = [&](std::string why) {
     for (std::size_t i = listeners_.size(); i < listen_fds.size(); ++i) ::close(listen_fds[i]);
     error = std::move(why);
@@ -52,8 +59,10 @@ bool Worker::set_up(const Config& config, const std::vector<int>& listen_fds, co
   if (int status = uv_loop_init(&loop_); status < 0)
     return fail(std::string("cannot make an event loop: ") + uv_strerror(status));
   loop_open_ = true;
-  uv_async_init(&loop_, &stop_, on_stop);  // an eventfd made by uv_loop_init: cannot fail here
-  stop_.data = this;
+  uv_async_init(&loop_, &wake_, on_asked);  // an eventfd made by uv_loop_init: cannot fail here
+  wake_.data = this;
+  uv_timer_init(&loop_, &drain_over_);
+  drain_over_.data = this;
   event_set_ = EventSet::open(&loop_, error);
   if (!event_set_) return fail(error);
   for (std::size_t i = 0; i < listen_fds.size(); ++i) {
@@ -61,6 +70,7 @@ bool Worker::set_up(const Config& config, const std::vector<int>& listen_fds, co
     listener.fd = listen_fds[i];
     listener.worker = this;
     listener.server = &config.servers[i];
+    listener.index = i;
     listener.name = names[i];
     listener.sniff_pool = std::make_unique<BufferPool>(config.servers[i].max_sniff_bytes, kSniffBuffersKept);
     uv_timer_init(&loop_, &listener.backoff);
@@ -76,15 +86,13 @@ bool Worker::set_up(const Config& config, const std::vector<int>& listen_fds, co
 
 Worker::~Worker() {
   if (!loop_open_) return;
-  // Every handle was closed by on_stop; run once more in case run() was never called.
-  if (!stopping_) on_stop(&stop_);
+  // Every handle was closed by stop_now; run once more in case run() was never called.
+  stop_now();
   uv_run(&loop_, UV_RUN_NOWAIT);
   if (uv_loop_close(&loop_) != 0) spdlog::warn("an event loop closed with handles still open");
 }
 
 void Worker::run() { uv_run(&loop_, UV_RUN_DEFAULT); }
-
-void Worker::stop() { uv_async_send(&stop_); }
 
 void Worker::add(Connection* connection) noexcept {
   connection->next = connections_;
@@ -96,6 +104,7 @@ void Worker::remove(Connection* connection) noexcept {
   if (connection->previous) connection->previous->next = connection->next;
   else connections_ = connection->next;
   if (connection->next) connection->next->previous = connection->previous;
+  if (draining_ && !connections_) stop_now();  // the last one finished: nothing to wait for
 }
 
 void Worker::on_acceptable(uv_poll_t* poll, int status, int) {
@@ -111,17 +120,29 @@ void Worker::accept_one(Listener& listener) {
   socklen_t length = sizeof peer;
   int fd = accept4(listener.fd, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd >= 0) {
-    if (listener.refused_for_descriptors > 0) {
-      spdlog::warn("listener={} accepting again after running out of descriptors", listener.name);
+    if (listener.refused_for_descriptors > 0 &&
+        uv_now(&loop_) >= listener.out_of_descriptors_at + kDescriptorQuietMs) {
+      spdlog::info("listener={} accepting again: it ran out of descriptors {} times in that episode", listener.name,
+                   listener.refused_for_descriptors);
       listener.refused_for_descriptors = 0;
     }
-    Connection::start(*this, listener, fd, peer);
+    IpAddress source = IpAddress::from(peer);
+    unmap_ipv4(source);
+    ConnectionLimits::Verdict verdict = limits_->admit(listener.index, source);
+    if (verdict != ConnectionLimits::Verdict::Admitted) {
+      refuse(listener, fd, verdict);
+      return;
+    }
+    if (std::uint64_t refused = limits_->admitting_again(listener.index, uv_now(&loop_)))
+      spdlog::info("listener={} admitting connections again; {} refused meanwhile", listener.name, refused);
+    Connection::start(*this, listener, fd, source);
     return;
   }
   int error = errno;
   if (error == EMFILE || error == ENFILE) {
     // Out of descriptors: the connection stays in the listen queue. Accepting again at once would
     // spin on the same error; wait, serving the connections already held, and try again.
+    listener.out_of_descriptors_at = uv_now(&loop_);
     if (listener.refused_for_descriptors++ == 0)
       spdlog::warn("listener={} out of descriptors ({}): accepting paused, retried every {} ms", listener.name,
                    uv_err_name(-error), kDescriptorBackoffMs);
@@ -134,27 +155,75 @@ void Worker::accept_one(Listener& listener) {
     spdlog::warn("listener={} accept failed: {} ({})", listener.name, uv_err_name(-error), uv_strerror(-error));
 }
 
-void Worker::on_backoff_over(uv_timer_t* timer) {
-  auto* listener = static_cast<Listener*>(timer->data);
-  if (!listener->worker->stopping_) uv_poll_start(&listener->poll, UV_READABLE, on_acceptable);
+void Worker::refuse(Listener& listener, int fd, ConnectionLimits::Verdict why) {
+  // A reset, not a FIN: the client learns at once that nothing will answer, and no TIME_WAIT
+  // is left here for it.
+  linger reset{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+  ::close(fd);
+  if (limits_->refused(listener.index, uv_now(&loop_)))
+    spdlog::warn("listener={} at {}: refusing new connections with a reset", listener.name, describe(why));
 }
 
-void Worker::on_stop(uv_async_t* async) {
+void Worker::on_backoff_over(uv_timer_t* timer) {
+  auto* listener = static_cast<Listener*>(timer->data);
+  if (!listener->worker->listeners_closed_) uv_poll_start(&listener->poll, UV_READABLE, on_acceptable);
+}
+
+void Worker::drain(std::uint32_t timeout_ms) {
+  drain_timeout_ms_ = timeout_ms;
+  int nothing = kNothing;
+  asked_.compare_exchange_strong(nothing, kDrain);  // a stop asked for already stands
+  uv_async_send(&wake_);
+}
+
+void Worker::stop() {
+  asked_ = kStop;
+  uv_async_send(&wake_);
+}
+
+void Worker::on_asked(uv_async_t* async) {
   auto* self = static_cast<Worker*>(async->data);
-  if (self->stopping_) return;
-  self->stopping_ = true;
-  for (auto& listener : self->listeners_) {
+  if (self->asked_ == kStop) {
+    self->stop_now();
+    return;
+  }
+  if (self->draining_ || self->stopping_) return;
+  self->draining_ = true;
+  // The listening sockets close at once, so a load balancer sees this instance leave and new
+  // clients are refused rather than accepted and then cut.
+  self->close_listeners();
+  if (!self->connections_) {
+    self->stop_now();
+    return;
+  }
+  uv_timer_start(&self->drain_over_, on_drain_over, self->drain_timeout_ms_, 0);
+}
+
+void Worker::on_drain_over(uv_timer_t* timer) { static_cast<Worker*>(timer->data)->stop_now(); }
+
+void Worker::close_listeners() {
+  if (listeners_closed_) return;
+  listeners_closed_ = true;
+  for (auto& listener : listeners_) {
     if (listener->poll_open) uv_close(handle(&listener->poll), nullptr);
     uv_close(handle(&listener->backoff), nullptr);
     ::close(listener->fd);
   }
-  uv_close(handle(&self->stop_), nullptr);
-  for (Connection* c = self->connections_; c;) {
+}
+
+void Worker::stop_now() {
+  if (stopping_) return;
+  stopping_ = true;
+  close_listeners();
+  uv_close(handle(&wake_), nullptr);
+  uv_close(handle(&drain_over_), nullptr);
+  for (Connection* c = connections_; c;) {
     Connection* next = c->next;  // shutdown() unlinks it later, from a loop callback
     c->shutdown();
     c = next;
   }
-  if (self->event_set_) self->event_set_->close();  // every connection socket is closed
+  if (event_set_) event_set_->close();  // every connection socket is closed
 }
 
 }  // namespace passthru::core
