@@ -2,13 +2,14 @@
 the tunnel it had not made when it logged such a connection, and crashed. The fixture plugin
 AT_EOF (tests/fixtures/plugins/fixtures.cpp) decides only at EOF."""
 
+import re
 import socket
 import sys
 import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import BUILD, Passthru, connect, recv_all  # noqa: E402
+from harness import BUILD, Passthru, connect, recv_all, wait_until  # noqa: E402
 
 
 class DemuxAtEof(unittest.TestCase):
@@ -22,9 +23,9 @@ CATCHALL = {{ action = "DEMUX" }}
                     s.sendall(b"anything")
                     s.shutdown(socket.SHUT_WR)
                     self.assertEqual(recv_all(s), b"")
-            lines = proxy.wait_log(r"protocol=AT_EOF rule=\"CATCHALL\" action=DEMUX streams=0 bytes_up=0 bytes_down=0 "
-                                   r"duration_ms=\d+ end=done")
-            self.assertEqual(len(lines), 2)
+            line = (r"protocol=AT_EOF rule=\"CATCHALL\" action=DEMUX streams=0 bytes_up=0 bytes_down=0 "
+                    r"duration_ms=\d+ end=done")
+            wait_until(lambda: len(re.findall(line, proxy.log())) == 2, 5, "both connections' lines")
             self.assertEqual(proxy.stop(), 0)
 
 
