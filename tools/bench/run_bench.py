@@ -149,6 +149,16 @@ class Proxy:
         self.name, self.process, self.ports = name, process, ports
 
 
+def started_passthru(tmp, label, lines, ports):
+    """passthru running the config `lines`, once every one of its `ports` listens."""
+    config = Path(tmp) / f"{label}.toml"
+    config.write_text("\n".join(lines) + "\n")
+    p = start([BUILD / "passthru", "-c", config])
+    for port in ports.values():
+        wait_listening(port, 60)
+    return Proxy(label, p, ports)
+
+
 def passthru(tmp, backends, workers=2, extra_rules=0, label="passthru"):
     ports = {k: free_port() for k in backends}
     lines = ['log_level = "warn"', f"workers = {workers}"]
@@ -159,12 +169,7 @@ def passthru(tmp, backends, workers=2, extra_rules=0, label="passthru"):
             for i in range(extra_rules // 2):
                 lines.append(f'"SNI host{i}.example.com" = {{ action = "REJECT" }}')
                 lines.append(f'"SNI *.zone{i}.example.net" = {{ action = "REJECT" }}')
-    config = Path(tmp) / f"{label}.toml"
-    config.write_text("\n".join(lines) + "\n")
-    p = start([BUILD / "passthru", "-c", config])
-    for port in ports.values():
-        wait_listening(port, 60)
-    return Proxy(label, p, ports)
+    return started_passthru(tmp, label, lines, ports)
 
 
 def passthru_tunnel(tmp, backends, label="passthru-tunnel"):
@@ -176,12 +181,7 @@ def passthru_tunnel(tmp, backends, label="passthru-tunnel"):
         lines += [f'[servers."127.0.0.1:{port}".MPROXY]',
                   f'"NAME bench.example" = {{ action = "FORWARD", to_addr = "127.0.0.1:{backends[kind]}" }}',
                   'CATCHALL = { action = "DEMUX" }']
-    config = Path(tmp) / f"{label}.toml"
-    config.write_text("\n".join(lines) + "\n")
-    p = start([BUILD / "passthru", "-c", config])
-    for port in ports.values():
-        wait_listening(port, 60)
-    return Proxy(label, p, ports)
+    return started_passthru(tmp, label, lines, ports)
 
 
 def haproxy(tmp, backends):
