@@ -25,7 +25,13 @@ class LoadGenerator(unittest.TestCase):
         rules = "".join(f'[servers."127.0.0.1:0".TLS]\n"SNI hello.example.test" = {{ action = "FORWARD", to_addr = "127.0.0.1:{port}" }}\n'
                         .replace('[servers."127.0.0.1:0"', f'[servers."127.0.0.{i + 1}:0"')
                         for i, (_, port) in enumerate(cls.backends.values()))
-        cls.proxy = Passthru('log_level = "warn"\n' + rules, listeners=3)
+        try:
+            cls.proxy = Passthru('log_level = "warn"\n' + rules, listeners=3)
+        except BaseException:  # no tearDownClass then: stop the backends, which hold ctest's pipe
+            for p, _ in cls.backends.values():
+                p.terminate()
+                p.wait()
+            raise
 
     @classmethod
     def tearDownClass(cls):
