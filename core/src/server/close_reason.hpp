@@ -2,6 +2,7 @@
 // Switches over it have no default, so the compiler names a case that was forgotten.
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 
 namespace passthru::core {
@@ -51,6 +52,17 @@ constexpr const char* token(CloseReason reason) noexcept {
     case CloseReason::Shutdown: return "shutdown";
   }
   return "unknown";
+}
+
+/// Why a connection (or stream) ends when a read or write on one side's socket failed with
+/// `error`, a negated errno: a reset said as such (ECONNRESET, or EPIPE: written after the peer
+/// reset), anything else an error.
+constexpr bool is_reset(long error) noexcept { return error == -ECONNRESET || error == -EPIPE; }
+constexpr CloseReason client_failure(long error) noexcept {
+  return is_reset(error) ? CloseReason::ClientReset : CloseReason::ClientError;
+}
+constexpr CloseReason backend_failure(long error) noexcept {
+  return is_reset(error) ? CloseReason::BackendReset : CloseReason::BackendError;
 }
 
 }  // namespace passthru::core

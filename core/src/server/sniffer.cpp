@@ -33,8 +33,7 @@ void Sniffer::read_available() {
     }
     if (n < 0) {
       deadline_->stop();
-      owner_->on_sniff_failed(n == -ECONNRESET ? CloseReason::ClientReset : CloseReason::ClientError,
-                              static_cast<int>(n));
+      owner_->on_sniff_failed(client_failure(n), static_cast<int>(n));
       return;
     }
     if (n == 0) client_eof_ = true;

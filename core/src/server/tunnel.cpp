@@ -26,9 +26,6 @@ constexpr std::size_t kSpliceBodyAtLeast = 16 * 1024;
 // version byte, the length byte, 255 bytes of header), so that the body after it is spliced.
 constexpr std::size_t kHeaderAtMost = 2 + passthru::mproxy::kMaxHeader;
 
-CloseReason read_failure(ssize_t error) {
-  return error == -ECONNRESET ? CloseReason::ClientReset : CloseReason::ClientError;
-}
 }  // namespace
 
 Tunnel::Tunnel(Owner& owner, Worker& worker, const ServerConfig& server, const Action& demux,
@@ -81,7 +78,7 @@ void Tunnel::read_available() {
       return;
     }
     if (n < 0) {
-      finish(read_failure(n), static_cast<int>(n));
+      finish(client_failure(n), static_cast<int>(n));
       return;
     }
   }
@@ -113,7 +110,7 @@ bool Tunnel::splice_body() {
   } else if (n == 0) {
     finish(CloseReason::Done, 0);  // the client's EOF, as in read_available
   } else if (n != -EAGAIN) {
-    finish(read_failure(n), static_cast<int>(n));
+    finish(client_failure(n), static_cast<int>(n));
   }
   return true;  // on in read_available, which looks at what this changed
 }
@@ -241,7 +238,7 @@ std::vector<std::string> Tunnel::write_output() {
     }
     if (n == -EAGAIN) break;  // on at the next writable edge
     if (n < 0) {
-      finish(n == -ECONNRESET || n == -EPIPE ? CloseReason::ClientReset : CloseReason::ClientError, static_cast<int>(n));
+      finish(client_failure(n), static_cast<int>(n));
       break;
     }
     output_queued_ -= static_cast<std::size_t>(n);

@@ -215,8 +215,7 @@ void TunnelStream::flush_to_backend() {
     ssize_t n = backend_.splice_from(up_pipe_->read_fd, up_piped_);
     if (n == -EAGAIN) return;  // on at the next writable edge
     if (n < 0) {
-      fail(n == -ECONNRESET || n == -EPIPE ? CloseReason::BackendReset : CloseReason::BackendError, static_cast<int>(n),
-           "E_WRITE");
+      fail(backend_failure(n), static_cast<int>(n), "E_WRITE");
       return;
     }
     up_piped_ -= static_cast<std::size_t>(n);
@@ -235,8 +234,7 @@ void TunnelStream::flush_to_backend() {
     ssize_t n = backend_.write(front.data() + written_, front.size() - written_);
     if (n == -EAGAIN) return;  // on at the next writable edge
     if (n < 0) {
-      fail(n == -ECONNRESET || n == -EPIPE ? CloseReason::BackendReset : CloseReason::BackendError, static_cast<int>(n),
-           "E_WRITE");
+      fail(backend_failure(n), static_cast<int>(n), "E_WRITE");
       return;
     }
     written_ += static_cast<std::size_t>(n);
@@ -284,7 +282,7 @@ void TunnelStream::read_backend() {
       return;
     }
     if (n < 0) {
-      fail(n == -ECONNRESET ? CloseReason::BackendReset : CloseReason::BackendError, static_cast<int>(n), "E_READ");
+      fail(backend_failure(n), static_cast<int>(n), "E_READ");
       return;
     }
   }
@@ -312,7 +310,7 @@ bool TunnelStream::splice_backend() {
     tunnel_.send(Kind::End, meta_, "");
     close(CloseReason::Done, false);
   } else {
-    fail(n == -ECONNRESET ? CloseReason::BackendReset : CloseReason::BackendError, static_cast<int>(n), "E_READ");
+    fail(backend_failure(n), static_cast<int>(n), "E_READ");
   }
   return true;
 }
