@@ -54,5 +54,5 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(log_level.empty() ? config->log_level : log_level));
   signal(SIGPIPE, SIG_IGN);  // a peer gone mid-write is an error code, not a signal
-  return passthru::core::run_server(*config);
+  return passthru::core::run_server(std::make_shared<const passthru::core::Config>(std::move(*config)), log_level);
 }

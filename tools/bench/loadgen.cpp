@@ -1,12 +1,15 @@
 // loadgen: the benchmark's load generator and backend, one epoll loop, no threads.
 //
-//   loadgen backend  --listen 127.0.0.1:0 [--mode answer|sink|source]
+//   loadgen backend  --listen 127.0.0.1:0 [--mode answer|sink|source] [--answer-byte C]
 //       prints "port N"; per connection reads the client's first bytes, then
-//       answer: writes 64 bytes and reads until EOF; sink: reads and discards until EOF;
-//       source: writes without end.
+//       answer: writes 64 bytes (C, 'a' by default) and reads until EOF; sink: reads and
+//       discards until EOF; source: writes without end.
 //   loadgen rate     --target HOST:PORT --hello FILE --concurrency N --seconds S [--every-port yes]
+//                    [--record FILE]
 //       N clients in a loop: connect, send the hello, read the 64-byte answer, close.
 //       --every-port yes: connect from any ephemeral port, not only those the kernel prefers.
+//       --record: one line per connection, "START_NS END_NS BYTE" (wall clock, nanoseconds since
+//       the epoch; BYTE: the answer's first byte, or '-' for a failed connection).
 //   loadgen push     --target HOST:PORT --hello FILE --connections N --seconds S   (to a sink)
 //   loadgen pull     --target HOST:PORT --hello FILE --connections N --seconds S   (from a source)
 //       N long connections: send the hello, then push or pull bytes as fast as they go.
@@ -71,6 +74,7 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 
 int run_backend(std::map<std::string, std::string>& opt) {
   std::string mode = opt.count("--mode") ? opt["--mode"] : "answer";
+  char answer_byte = opt.count("--answer-byte") && !opt["--answer-byte"].empty() ? opt["--answer-byte"][0] : 'a';
   sockaddr_in at = address(opt["--listen"]);
   int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   int on = 1;
@@ -90,7 +94,7 @@ int run_backend(std::map<std::string, std::string>& opt) {
   std::vector<char> zeros(256 * 1024, 0);
   std::vector<std::uint8_t> answered(1 << 20, 0);  // per fd: the first bytes were answered
   char answer[kAnswer];
-  std::memset(answer, 'a', sizeof answer);
+  std::memset(answer, answer_byte, sizeof answer);
   epoll_event events[256];
   for (;;) {
     int n = epoll_wait(ep, events, 256, -1);
@@ -135,15 +139,23 @@ int run_backend(std::map<std::string, std::string>& opt) {
 struct Client {
   int fd = -1;
   Clock::time_point started;
+  std::int64_t started_ns = 0;  ///< wall clock, for --record
   std::size_t sent = 0;
   std::size_t got = 0;
+  char first = '-';  ///< the answer's first byte
 };
+
+std::int64_t wall_clock_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 int run_rate(std::map<std::string, std::string>& opt, const std::string& hello) {
   sockaddr_in target = address(opt["--target"]);
   int concurrency = std::stoi(opt["--concurrency"]);
   double duration = std::stod(opt["--seconds"]);
   bool every_port = opt.count("--every-port") && opt["--every-port"] == "yes";
+  FILE* record = opt.count("--record") ? std::fopen(opt["--record"].c_str(), "w") : nullptr;
   int ep = epoll_create1(0);
   std::vector<Client> clients(concurrency);
   std::vector<std::uint32_t> latencies;
@@ -155,6 +167,7 @@ int run_rate(std::map<std::string, std::string>& opt, const std::string& hello) 
     c = Client{};
     c.fd = nonblocking_socket(every_port);
     c.started = Clock::now();
+    if (record) c.started_ns = wall_clock_ns();
     connect(c.fd, reinterpret_cast<sockaddr*>(&target), sizeof target);
     epoll_event e{EPOLLOUT, {.u32 = static_cast<std::uint32_t>(i)}};
     epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &e);
@@ -164,6 +177,9 @@ int run_rate(std::map<std::string, std::string>& opt, const std::string& hello) 
     if (ok) latencies.push_back(static_cast<std::uint32_t>(
                 std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - c.started).count()));
     else ++errors;
+    if (record)
+      std::fprintf(record, "%lld %lld %c\n", static_cast<long long>(c.started_ns),
+                   static_cast<long long>(wall_clock_ns()), ok ? c.first : '-');
     close(c.fd);
   };
   auto begin = Clock::now();
@@ -194,6 +210,7 @@ int run_rate(std::map<std::string, std::string>& opt, const std::string& hello) 
       } else {
         ssize_t r = read(c.fd, buffer, sizeof buffer);
         if (r < 0 && errno == EAGAIN) continue;
+        if (r > 0 && c.got == 0) c.first = buffer[0];
         if (r > 0) c.got += static_cast<std::size_t>(r);
         if (r > 0 && c.got < kAnswer) continue;
         finish(i, c.got >= kAnswer);
@@ -203,6 +220,7 @@ int run_rate(std::map<std::string, std::string>& opt, const std::string& hello) 
     }
   }
   double elapsed = seconds_since(begin);
+  if (record) std::fclose(record);
   std::sort(latencies.begin(), latencies.end());
   auto pct = [&](double p) { return latencies.empty() ? 0u : latencies[static_cast<std::size_t>(p * (latencies.size() - 1))]; };
   std::printf("{\"connections\":%zu,\"errors\":%llu,\"seconds\":%.3f,\"rate\":%.1f,\"p50_us\":%u,\"p99_us\":%u}\n",

@@ -116,11 +116,18 @@ class Loader {
         read_option(key, node, config.max_connections, 0, kMaxConnections);
       } else if (name == "drain_timeout_ms") {
         read_option(key, node, config.drain_timeout_ms, 0, kMaxTimeoutMs);
+      } else if (name == "watch_config") {
+        auto watch = node.value<bool>();
+        if (!watch || !node.is_boolean())
+          error_at(node, "watch_config must be true or false");
+        else
+          config.watch_config = *watch;
       } else if (name == "servers") {
         if (!node.is_table()) error_at(node, "servers must be a table of listeners");
       } else {
         error_at(key, "unknown top-level key '" + std::string(name) +
-                          "'; known keys: plugin_dir, log_level, workers, max_connections, drain_timeout_ms, servers");
+                          "'; known keys: plugin_dir, log_level, workers, max_connections, drain_timeout_ms, "
+                          "watch_config, servers");
       }
     }
     for (const auto& dir : plugin_dirs) {

@@ -90,6 +90,7 @@ struct Config {
   unsigned workers = 0;  ///< 0: one per CPU core
   std::uint32_t max_connections = 0;  ///< live at once in the whole process; 0: no limit
   std::uint32_t drain_timeout_ms = 30'000;  ///< on SIGTERM/SIGINT, how long live connections may finish
+  bool watch_config = false;  ///< reload when the file changes, as on SIGHUP
   std::vector<ServerConfig> servers;
 };
 

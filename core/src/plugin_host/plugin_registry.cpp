@@ -1,9 +1,15 @@
 #include "plugin_registry.hpp"
 
 #include <dlfcn.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/dll/shared_library.hpp>
+#include <fstream>
+#include <mutex>
+#include <cstring>
 #include <system_error>
 
 #include "passthru_install_dirs.hpp"  // generated: kInstalledPluginDir (relative to the binary)
@@ -23,23 +29,116 @@ std::shared_ptr<passthru::sdk::Protocol> LoadedPlugin::create() const {
   });
 }
 
-std::string PluginRegistry::load_file(const fs::path& path) {
-  std::error_code fs_error;
-  // Boost.DLL reports a missing file only as "Bad file descriptor": check first and say so.
-  if (!fs::is_regular_file(path, fs_error))
-    return path.string() + ": no such plugin file";
+namespace {
+
+/// What a plugin file was when it was loaded: a file replaced since differs in one of these.
+struct FileVersion {
+  dev_t device = 0;
+  ino_t inode = 0;
+  off_t size = 0;
+  timespec modified{};
+  bool operator==(const FileVersion& o) const noexcept {
+    return device == o.device && inode == o.inode && size == o.size && modified.tv_sec == o.modified.tv_sec &&
+           modified.tv_nsec == o.modified.tv_nsec;
+  }
+};
+
+FileVersion version_of(const struct stat& file) { return {file.st_dev, file.st_ino, file.st_size, file.st_mtim}; }
+
+/// What the process has loaded of one plugin path. Kept for the process's lifetime, since a
+/// library may stay loaded after its last user is gone (one with unique symbols is never
+/// unloaded by glibc).
+struct LoadedFile {
+  FileVersion by_path;  ///< the version dlopen(path) gives while it is loaded
+  FileVersion latest_version;
+  std::weak_ptr<boost::dll::shared_library> latest;  ///< for a registry loading the same file again
+};
+std::mutex loaded_files_lock;
+std::map<std::string, LoadedFile> loaded_files;
+
+/// A private copy of `path` in an anonymous file, for loading a new version of a library whose
+/// old version is still loaded from `path`. Its /proc/self/fd name becomes the library's name,
+/// and dlopen would hand that library back for the same name later, even once unloaded by us
+/// (glibc keeps a library with unique symbols loaded for good): so the descriptor is never
+/// closed, one per plugin version installed while passthru runs, and its name never reused.
+int copy_to_memory(const fs::path& path) {
+  int fd = memfd_create(("passthru-plugin:" + path.filename().string()).c_str(), MFD_CLOEXEC);
+  if (fd < 0) return -1;
+  std::ifstream in(path, std::ios::binary);
+  char buffer[64 * 1024];
+  while (in) {
+    in.read(buffer, sizeof buffer);
+    for (std::streamsize done = 0; done < in.gcount();) {
+      ssize_t written = ::write(fd, buffer + done, static_cast<std::size_t>(in.gcount() - done));
+      if (written <= 0) {
+        ::close(fd);
+        return -1;
+      }
+      done += written;
+    }
+  }
+  if (in.bad()) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/// Loads the library at `path`, of version `now`, into `library`: from the path itself, or from
+/// a copy when dlopen would give an older version still loaded. Returns "" or why it failed.
+std::string load_library(const fs::path& path, const FileVersion& now, LoadedFile& known,
+                         std::shared_ptr<boost::dll::shared_library>& library) {
+  fs::path load_from = path;
+  int copy = -1;
+  void* loaded = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+  if (loaded) dlclose(loaded);
+  if (loaded && !(known.by_path == now)) {
+    copy = copy_to_memory(path);
+    if (copy < 0) return path.string() + ": cannot copy the new version to load it: " + std::strerror(errno);
+    load_from = "/proc/self/fd/" + std::to_string(copy);
+  }
   // Boost.DLL reports a failed dlopen without dlerror's text (a missing symbol, a wrong
   // architecture): try it once ourselves to say what is really wrong.
-  if (void* trial = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL); trial) {
+  if (void* trial = dlopen(load_from.c_str(), RTLD_NOW | RTLD_LOCAL); trial) {
     dlclose(trial);
   } else {
     const char* why = dlerror();
+    if (copy >= 0) ::close(copy);  // nothing was loaded by its name
     return path.string() + ": cannot be loaded: " + (why ? why : "unknown dlopen error");
   }
-  auto library = std::make_shared<boost::dll::shared_library>();
+  library = std::make_shared<boost::dll::shared_library>();
   boost::dll::fs::error_code ec;
-  library->load(path, ec, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
-  if (ec) return path.string() + ": cannot be loaded: " + ec.message();
+  library->load(load_from, ec, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+  if (ec) {
+    library.reset();
+    return path.string() + ": cannot be loaded: " + ec.message();
+  }
+  if (copy < 0) known.by_path = now;
+  known.latest_version = now;
+  known.latest = library;
+  return {};
+}
+
+}  // namespace
+
+std::string PluginRegistry::load_file(const fs::path& path) {
+  std::error_code fs_error;
+  struct stat file{};
+  // Boost.DLL reports a missing file only as "Bad file descriptor": check first and say so.
+  if (!fs::is_regular_file(path, fs_error) || ::stat(path.c_str(), &file) != 0)
+    return path.string() + ": no such plugin file";
+  // dlopen hands back a library already loaded from the same path, even when the file has been
+  // replaced since (a reload after an upgrade): a new version is loaded from a copy instead,
+  // and the old one stays loaded for as long as objects it made are alive.
+  std::lock_guard guard(loaded_files_lock);
+  LoadedFile& known = loaded_files[path.string()];
+  FileVersion now = version_of(file);
+  std::shared_ptr<boost::dll::shared_library> library;
+  if (known.latest_version == now) library = known.latest.lock();
+  if (!library) {
+    std::string why = load_library(path, now, known, library);
+    if (!why.empty()) return why;
+  }
 
   const char* symbol = PASSTHRU_STRINGIFY(PASSTHRU_PLUGIN_SYMBOL);
   if (!library->has(symbol)) {

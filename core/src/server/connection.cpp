@@ -9,21 +9,21 @@
 
 namespace passthru::core {
 
-Connection::Connection(Worker& worker, Listener& listener)
+Connection::Connection(Worker& worker, std::shared_ptr<ListenerRules> rules)
     : worker_(worker),
-      listener_(listener),
-      server_(*listener.server),
+      rules_(std::move(rules)),
+      server_(rules_->server),
       deadline_(worker.loop(), lifeline_),
-      sniffer_(*this, *listener.server, *listener.sniff_pool, deadline_),
+      sniffer_(*this, server_, rules_->sniff_pool, deadline_),
       connector_(*this, worker.loop(), worker.event_set(), deadline_, lifeline_),
       forwarder_(*this, worker.pipe_pool(), worker.relay_pool(), deadline_) {}
 
 void Connection::start(Worker& worker, Listener& listener, int fd, const IpAddress& peer) {
-  auto* self = new Connection(worker, listener);
+  auto* self = new Connection(worker, listener.rules);
   worker.add(self);
   self->peer_ = self->counted_ = peer;
   self->record_.client = self->peer_;
-  self->record_.listener = &listener.name;
+  self->record_.listener = &self->rules_->name;
   self->sniffer_.start(Socket(worker.event_set(), fd), self->peer_.get());
 }
 
@@ -36,7 +36,7 @@ void Connection::on_decided(const Decision& decision) {
     record_.via = peer_;
     local_ = IpAddress::from(unwrapped.adopted.destination);
     // The client is who the header says: it counts against max_connections_per_source now.
-    if (!worker_.limits().move_source(listener_.index, counted_, record_.client)) {
+    if (!worker_.limits().move_source(*rules_->counts, counted_, record_.client)) {
       end(CloseReason::SourceLimit, 0);
       return;
     }
@@ -59,7 +59,7 @@ void Connection::on_decided(const Decision& decision) {
       stage_ = Stage::Tunneling;
       auto index = static_cast<std::uint32_t>(decision.protocol - server_.protocols.data());
       Tunnel::Owner& owner = *this;
-      tunnel_ = std::make_unique<Tunnel>(owner, worker_, server_, *decision.action, index, listener_.name,
+      tunnel_ = std::make_unique<Tunnel>(owner, worker_, server_, *decision.action, index, rules_->name,
                                          record_.client, lifeline_);
       ConnBuf sniffed = sniffer_.take_bytes();
       tunnel_->start(sniffer_.take_client(), sniffed.bytes().subspan(unwrapped.offset));
@@ -149,9 +149,9 @@ void Connection::on_released() {
     record_.bytes_down = forwarder_.bytes_down();
   }
   log_access(record_);
-  worker_.limits().release(listener_.index, counted_);
+  worker_.limits().release(*rules_->counts, counted_);
   worker_.remove(this);
-  delete this;
+  delete this;  // the last connection on retired rules lets go of their config, and its plugins
 }
 
 }  // namespace passthru::core

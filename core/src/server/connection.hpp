@@ -25,6 +25,7 @@ namespace passthru::core {
 
 class Worker;
 struct Listener;
+struct ListenerRules;
 
 class Connection final : private Lifeline::Owner, private Sniffer::Owner, private Connector::Owner,
                          private Forwarder::Owner, private Tunnel::Owner {
@@ -33,8 +34,10 @@ class Connection final : private Lifeline::Owner, private Sniffer::Owner, privat
   /// the limits by that address.
   static void start(Worker& worker, Listener& listener, int fd, const IpAddress& peer);
 
-  /// Ends the connection now (passthru is stopping).
+  /// Ends the connection now (passthru is stopping, or its listener was removed and drained).
   void shutdown() { end(CloseReason::Shutdown, 0); }
+  /// The rules it was accepted with.
+  const ListenerRules& rules() const noexcept { return *rules_; }
 
   Connection* next = nullptr;  ///< the worker's list of live connections
   Connection* previous = nullptr;
@@ -42,7 +45,7 @@ class Connection final : private Lifeline::Owner, private Sniffer::Owner, privat
  private:
   enum class Stage : std::uint8_t { Sniffing, Connecting, Forwarding, Tunneling, Ending };
 
-  Connection(Worker& worker, Listener& listener);
+  Connection(Worker& worker, std::shared_ptr<ListenerRules> rules);
   ~Connection() = default;
 
   void on_decided(const Decision& decision) override;
@@ -59,8 +62,8 @@ class Connection final : private Lifeline::Owner, private Sniffer::Owner, privat
   void end(CloseReason why, int error);
 
   Worker& worker_;
-  Listener& listener_;
-  const ServerConfig& server_;
+  std::shared_ptr<ListenerRules> rules_;  ///< its listener's when it was accepted, held to the end
+  const ServerConfig& server_;  ///< within rules_
   Stage stage_ = Stage::Sniffing;
   IpAddress peer_;   ///< the TCP peer: who sent the bytes (FROM rules match it)
   IpAddress local_;  ///< the original destination a trusted header gave, if one did

@@ -32,19 +32,20 @@ bool take(std::atomic<std::uint32_t>& count, std::uint32_t limit) noexcept {
 
 }  // namespace
 
-ConnectionLimits::ConnectionLimits(const Config& config) : max_connections_(config.max_connections) {
-  for (const ServerConfig& server : config.servers) {
-    auto& listener = *listeners_.emplace_back(std::make_unique<PerListener>());
-    listener.max_connections = server.max_connections;
-    listener.max_per_source = server.max_connections_per_source;
-    if (listener.max_per_source) listener.sources = std::make_unique<Stripe[]>(kStripes);
-  }
+std::shared_ptr<ConnectionLimits::PerListener> ConnectionLimits::for_listener(const ServerConfig& server,
+                                                                             std::shared_ptr<PerListener> kept) {
+  // A table of sources only counts the connections admitted while it exists: one made now would
+  // miss those already live, so the listener starts afresh rather than undercount.
+  if (!kept || (server.max_connections_per_source && !kept->sources)) kept = std::make_shared<PerListener>();
+  kept->max_connections = server.max_connections;
+  kept->max_per_source = server.max_connections_per_source;
+  if (server.max_connections_per_source && !kept->sources) kept->sources = std::make_unique<Stripe[]>(kStripes);
+  return kept;
 }
 
-ConnectionLimits::Verdict ConnectionLimits::admit(std::size_t server, const IpAddress& source) {
-  PerListener& listener = *listeners_[server];
-  if (!take(live_, max_connections_)) return Verdict::ProcessFull;
-  if (!take(listener.live, listener.max_connections)) {
+ConnectionLimits::Verdict ConnectionLimits::admit(PerListener& listener, const IpAddress& source) {
+  if (!take(live_, max_connections_.load(std::memory_order_relaxed))) return Verdict::ProcessFull;
+  if (!take(listener.live, listener.max_connections.load(std::memory_order_relaxed))) {
     live_.fetch_sub(1, std::memory_order_relaxed);
     return Verdict::ListenerFull;
   }
@@ -56,29 +57,25 @@ ConnectionLimits::Verdict ConnectionLimits::admit(std::size_t server, const IpAd
   return Verdict::Admitted;
 }
 
-void ConnectionLimits::release(std::size_t server, const IpAddress& source) noexcept {
-  PerListener& listener = *listeners_[server];
+void ConnectionLimits::release(PerListener& listener, const IpAddress& source) noexcept {
   if (listener.sources) give_source(listener, source);
   listener.live.fetch_sub(1, std::memory_order_relaxed);
   live_.fetch_sub(1, std::memory_order_relaxed);
 }
 
-bool ConnectionLimits::move_source(std::size_t server, const IpAddress& from, const IpAddress& to) {
-  PerListener& listener = *listeners_[server];
+bool ConnectionLimits::move_source(PerListener& listener, const IpAddress& from, const IpAddress& to) {
   if (!listener.sources || address_key(from) == address_key(to)) return true;
   if (!take_source(listener, to)) return false;
   give_source(listener, from);
   return true;
 }
 
-bool ConnectionLimits::refused(std::size_t server, std::uint64_t now_ms) noexcept {
-  PerListener& listener = *listeners_[server];
+bool ConnectionLimits::refused(PerListener& listener, std::uint64_t now_ms) noexcept {
   listener.last_refused_ms.store(now_ms, std::memory_order_relaxed);
   return listener.refused_in_episode.fetch_add(1, std::memory_order_relaxed) == 0;
 }
 
-std::uint64_t ConnectionLimits::admitting_again(std::size_t server, std::uint64_t now_ms) noexcept {
-  PerListener& listener = *listeners_[server];
+std::uint64_t ConnectionLimits::admitting_again(PerListener& listener, std::uint64_t now_ms) noexcept {
   // The usual case, no episode: one read, no write to a line other workers share.
   if (listener.refused_in_episode.load(std::memory_order_relaxed) == 0) return 0;
   if (now_ms < listener.last_refused_ms.load(std::memory_order_relaxed) + kQuietMs) return 0;
@@ -90,7 +87,8 @@ bool ConnectionLimits::take_source(PerListener& listener, const IpAddress& sourc
   Stripe& stripe = listener.sources[std::hash<std::string>{}(key) % kStripes];
   std::lock_guard guard(stripe.lock);
   std::uint32_t& count = stripe.counts[key];
-  if (count >= listener.max_per_source) return false;
+  std::uint32_t limit = listener.max_per_source.load(std::memory_order_relaxed);
+  if (limit && count >= limit) return false;  // a reload may have lifted the limit: keep counting
   ++count;
   return true;
 }

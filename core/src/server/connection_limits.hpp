@@ -7,6 +7,7 @@
 // need a table: it is split into stripes, each a small map under its own mutex, taken only
 // when a listener has max_connections_per_source and held for one hash lookup, so workers
 // rarely meet on it. It decides admissions only; refusing a connection is the worker's.
+// A listener's counts live in its PerListener, which a reload keeps for a listener that stays.
 #pragma once
 
 #include <atomic>
@@ -15,7 +16,6 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
-#include <vector>
 
 #include "../config/config.hpp"
 
@@ -26,50 +26,61 @@ class ConnectionLimits {
   /// Why a connection was not admitted.
   enum class Verdict : std::uint8_t { Admitted, ProcessFull, ListenerFull, SourceFull };
 
-  explicit ConnectionLimits(const Config& config);
-  ConnectionLimits(const ConnectionLimits&) = delete;
-  ConnectionLimits& operator=(const ConnectionLimits&) = delete;
-
-  /// Counts a connection just accepted on listener `server` (its index in the config) from
-  /// `source`, unless that would pass a limit; then nothing is counted.
-  Verdict admit(std::size_t server, const IpAddress& source);
-  /// The connection counted by admit() ended.
-  void release(std::size_t server, const IpAddress& source) noexcept;
-  /// A trusted PROXY header gave the connection another client address: its per-source count
-  /// moves from `from` to `to`, unless `to` is at its limit (then `from` keeps it, and the
-  /// caller ends the connection, which releases `from` as usual).
-  bool move_source(std::size_t server, const IpAddress& from, const IpAddress& to);
-
-  /// Counts one connection refused on `server` at `now_ms` (a loop's uv_now); true if it starts
-  /// an episode, which is worth one log line.
-  bool refused(std::size_t server, std::uint64_t now_ms) noexcept;
-  /// A connection was admitted on `server` at `now_ms`. An episode ends once a connection is
-  /// admitted a quiet second after the last refusal (so a flood from one source beside other
-  /// clients is one episode, not one per refusal): returns how many it refused, else 0.
-  std::uint64_t admitting_again(std::size_t server, std::uint64_t now_ms) noexcept;
-
- private:
-  static constexpr std::size_t kStripes = 64;
-  static constexpr std::uint64_t kQuietMs = 1000;  ///< without a refusal, the episode is over
   struct Stripe {
     std::mutex lock;
     std::unordered_map<std::string, std::uint32_t> counts;  ///< by address bytes, port left out
   };
+  /// One listener's limits and counts, shared by every worker's socket for it, and by every
+  /// connection it accepted (so a connection accepted before a reload gives its count back to
+  /// the listener it was counted on).
   struct PerListener {
-    std::uint32_t max_connections = 0;  ///< 0: no limit
-    std::uint32_t max_per_source = 0;   ///< 0: no limit
+    std::atomic<std::uint32_t> max_connections{0};  ///< 0: no limit
+    std::atomic<std::uint32_t> max_per_source{0};   ///< 0: no limit
     std::atomic<std::uint32_t> live{0};
     std::atomic<std::uint64_t> refused_in_episode{0};
     std::atomic<std::uint64_t> last_refused_ms{0};
-    std::unique_ptr<Stripe[]> sources;  ///< only with a per-source limit
+    std::unique_ptr<Stripe[]> sources;  ///< made with the first per-source limit; counts from then on
   };
+
+  explicit ConnectionLimits(std::uint32_t max_connections = 0) : max_connections_(max_connections) {}
+  ConnectionLimits(const ConnectionLimits&) = delete;
+  ConnectionLimits& operator=(const ConnectionLimits&) = delete;
+
+  /// A reload changed the process's limit: connections over it stay, new ones wait for room.
+  void set_max_connections(std::uint32_t max_connections) noexcept { max_connections_ = max_connections; }
+
+  /// The counts of a listener configured as `server`. `kept`: the same listener's before a
+  /// reload, which keeps its counts and takes the new limits. A per-source limit where there
+  /// was none starts a new count (connections accepted before it are not counted against it).
+  static std::shared_ptr<PerListener> for_listener(const ServerConfig& server, std::shared_ptr<PerListener> kept = {});
+
+  /// Counts a connection just accepted on `listener` from `source`, unless that would pass a
+  /// limit; then nothing is counted.
+  Verdict admit(PerListener& listener, const IpAddress& source);
+  /// The connection counted by admit() ended.
+  void release(PerListener& listener, const IpAddress& source) noexcept;
+  /// A trusted PROXY header gave the connection another client address: its per-source count
+  /// moves from `from` to `to`, unless `to` is at its limit (then `from` keeps it, and the
+  /// caller ends the connection, which releases `from` as usual).
+  bool move_source(PerListener& listener, const IpAddress& from, const IpAddress& to);
+
+  /// Counts one connection refused on `listener` at `now_ms` (a loop's uv_now); true if it
+  /// starts an episode, which is worth one log line.
+  bool refused(PerListener& listener, std::uint64_t now_ms) noexcept;
+  /// A connection was admitted on `listener` at `now_ms`. An episode ends once a connection is
+  /// admitted a quiet second after the last refusal (so a flood from one source beside other
+  /// clients is one episode, not one per refusal): returns how many it refused, else 0.
+  std::uint64_t admitting_again(PerListener& listener, std::uint64_t now_ms) noexcept;
+
+ private:
+  static constexpr std::size_t kStripes = 64;
+  static constexpr std::uint64_t kQuietMs = 1000;  ///< without a refusal, the episode is over
 
   bool take_source(PerListener& listener, const IpAddress& source);
   void give_source(PerListener& listener, const IpAddress& source) noexcept;
 
-  std::uint32_t max_connections_ = 0;  ///< the whole process; 0: no limit
+  std::atomic<std::uint32_t> max_connections_{0};  ///< the whole process; 0: no limit
   std::atomic<std::uint32_t> live_{0};
-  std::vector<std::unique_ptr<PerListener>> listeners_;
 };
 
 /// The short reason a log line gives for a refusal.

@@ -1,22 +1,20 @@
 #include "server.hpp"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <uv.h>
 
-#include <atomic>
-#include <cerrno>
+#include <algorithm>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
+#include <future>
 #include <memory>
 #include <thread>
 
+#include "../plugin_host/plugin_registry.hpp"
+#include "config_watch.hpp"
+#include "listening_sockets.hpp"
 #include "worker.hpp"
 
 namespace passthru::core {
@@ -25,46 +23,61 @@ namespace {
 
 // Below this, libuv cannot even make its own descriptors (and aborts): say so instead.
 constexpr rlim_t kLeastDescriptors = 16;
+// How often the signal-taking thread looks up from sigtimedwait: to see the workers' end while
+// draining, and the config file's change with watch_config.
+constexpr long kLookEveryNs = 250'000'000;
 
-/// A non-blocking listening socket on `at` with SO_REUSEPORT, so every worker can have its own
-/// socket on the same address. Returns the descriptor, or -1 with `error` set.
-int open_listener(const Endpoint& at, std::uint16_t port, std::string& error) {
-  sockaddr_storage address = at.address;
-  if (address.ss_family == AF_INET) reinterpret_cast<sockaddr_in*>(&address)->sin_port = htons(port);
-  else reinterpret_cast<sockaddr_in6*>(&address)->sin6_port = htons(port);
-  int fd = socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    error = std::strerror(errno);
-    return -1;
+const char* signal_name(int number) {
+  switch (number) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case SIGHUP: return "SIGHUP";
   }
-  int on = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
-  // Accepted sockets inherit TCP_NODELAY from the listener: one call here, none per connection.
-  // Relayed bytes go out as they come; Nagle's delay would only hold back a peer's last bytes.
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-  auto* at_address = reinterpret_cast<sockaddr*>(&address);
-  if (bind(fd, at_address, address_length(at_address)) < 0 || listen(fd, SOMAXCONN) < 0) {
-    error = std::strerror(errno);
-    ::close(fd);
-    return -1;
-  }
-  return fd;
+  return "a signal";
 }
 
-std::uint16_t bound_port(int fd) {
-  sockaddr_storage address{};
-  socklen_t length = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  return address.ss_family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in*>(&address)->sin_port)
-                                      : ntohs(reinterpret_cast<sockaddr_in6*>(&address)->sin6_port);
+std::size_t count_rules(const Config& config) {
+  std::size_t rules = 0;
+  for (const ServerConfig& server : config.servers) {
+    for (const ProtocolTable& table : server.protocols) rules += table.actions.size();
+    if (server.catchall) ++rules;
+  }
+  return rules;
 }
 
-}  // namespace
+/// The running server: its workers, the listening sockets they share, and the config in force.
+/// It lives on the thread that takes signals, which is the only one that loads configs.
+class Server {
+ public:
+  Server(std::shared_ptr<const Config> config, std::string log_level_override)
+      : config_(std::move(config)),
+        log_level_override_(std::move(log_level_override)),
+        workers_count_(config_->workers ? config_->workers : std::max(1u, std::thread::hardware_concurrency())),
+        limits_(config_->max_connections),
+        watch_(config_->path) {}
 
-int run_server(const Config& config) {
-  unsigned workers = config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());
+  int run();
 
+ private:
+  bool start(rlim_t files);
+  /// Loads the config file anew; on success every worker takes it, else nothing changes.
+  void reload(const char* why);
+  /// Says, on stdout where scripts look for it, where each listener opened since the last call listens.
+  void say_listening(const std::vector<OpenListener>& listeners) const;
+  /// SIGINT or SIGTERM came: drain, or stop at once on a second one.
+  void drain(int first_signal);
+
+  std::shared_ptr<const Config> config_;
+  std::string log_level_override_;
+  unsigned workers_count_;
+  ConnectionLimits limits_;  // every worker's; outlives them
+  std::vector<OpenListener> listeners_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  ConfigWatch watch_;
+  sigset_t signals_{};
+};
+
+int Server::run() {
   // Each connection needs two descriptors, and its relay a pipe (two more) while bytes wait. The
   // soft limit is often 1,024 where the hard one allows far more: use all that is allowed.
   rlimit files{};
@@ -86,83 +99,123 @@ int run_server(const Config& config) {
     if (uv_loop_init(&first) == 0) uv_loop_close(&first);
   }
 
-  // Stop signals are taken by this thread alone, with sigwait; workers never see them. Blocked
-  // before "listening" is printed, so a stop sent as soon as that line is read is a clean stop.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Signals are taken by this thread alone, with sigtimedwait; workers never see them. Blocked
+  // before "listening" is printed, so a signal sent as soon as that line is read is handled.
+  sigemptyset(&signals_);
+  sigaddset(&signals_, SIGINT);
+  sigaddset(&signals_, SIGTERM);
+  sigaddset(&signals_, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
 
-  // fds[w][s]: worker w's socket for server s. Port 0 is resolved by the first bind, and the
-  // other workers bind the port it got.
-  std::vector<std::vector<int>> fds(workers, std::vector<int>(config.servers.size(), -1));
-  std::vector<std::string> names;
-  for (std::size_t s = 0; s < config.servers.size(); ++s) {
-    const ServerConfig& server = config.servers[s];
-    std::uint16_t port = server.listen.port;
-    for (unsigned w = 0; w < workers; ++w) {
-      std::string error;
-      int fd = open_listener(server.listen, port, error);
-      if (fd < 0) {
-        std::fprintf(stderr, "%s\n",
-                     format_error(config.path, server.where, "cannot listen on " + server.key + ": " + error).c_str());
-        return 1;
-      }
-      port = bound_port(fd);
-      fds[w][s] = fd;
-    }
-    Endpoint shown = server.listen;
-    shown.port = port;
-    names.push_back(shown.to_string());
-  }
-
-  ConnectionLimits limits(config);  // every worker's; outlives them
-  std::vector<std::unique_ptr<Worker>> loops;
-  for (unsigned w = 0; w < workers; ++w) {
-    std::string error;
-    auto worker = Worker::open(config, fds[w], names, limits, error);
-    if (!worker) {  // out of descriptors, most likely: nothing has started yet
-      std::fprintf(stderr, "passthru: cannot start worker %u of %u: %s (open-files limit: %llu)\n", w + 1, workers,
-                   error.c_str(), static_cast<unsigned long long>(files.rlim_cur));
-      for (unsigned later = w + 1; later < workers; ++later)
-        for (int fd : fds[later]) ::close(fd);
-      return 1;
-    }
-    loops.push_back(std::move(worker));
-  }
-  // Said once every worker is set up, so that what a reader sees then is what passthru holds.
-  for (const std::string& name : names) std::printf("passthru: listening on %s (%u workers)\n", name.c_str(), workers);
-  std::fflush(stdout);
+  if (!start(files.rlim_cur)) return 1;
   std::vector<std::thread> threads;
-  std::atomic<unsigned> finished{0};
-  for (auto& loop : loops)
-    threads.emplace_back([&loop, &finished] {
-      loop->run();
-      ++finished;
-    });
+  for (auto& worker : workers_) threads.emplace_back([&worker] { worker->run(); });
 
-  // The first stop signal drains: listening sockets close at once, live connections have
-  // drain_timeout_ms to finish. A second one, while they do, closes them all at once.
-  auto name = [](int number) { return number == SIGINT ? "SIGINT" : "SIGTERM"; };
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
-  spdlog::info("received {}: no longer accepting; live connections have {} ms to finish (a second signal ends "
-               "them now)",
-               name(signal_number), config.drain_timeout_ms);
-  for (auto& loop : loops) loop->drain(config.drain_timeout_ms);
-  timespec poll_interval{0, 50'000'000};  // how soon the workers' end is noticed
-  while (finished < loops.size()) {
-    signal_number = sigtimedwait(&stop_signals, nullptr, &poll_interval);
-    if (signal_number > 0) {
-      spdlog::info("received {} while draining: closing every connection now", name(signal_number));
-      for (auto& loop : loops) loop->stop();
+  timespec look_every{0, kLookEveryNs};
+  for (;;) {
+    int number = sigtimedwait(&signals_, nullptr, &look_every);
+    if (number == SIGINT || number == SIGTERM) {
+      drain(number);
       break;
     }
+    if (number == SIGHUP) reload("SIGHUP");
+    else if (config_->watch_config && watch_.changed()) reload("the file changed");
   }
   for (auto& thread : threads) thread.join();
-  loops.clear();
+  workers_.clear();
   return 0;
+}
+
+bool Server::start(rlim_t files) {
+  std::string error;
+  auto listeners = open_listeners(*config_, workers_count_, {}, error);
+  if (!listeners) {
+    std::fprintf(stderr, "%s\n", error.c_str());
+    return false;
+  }
+  listeners_ = std::move(*listeners);
+  for (unsigned w = 0; w < workers_count_; ++w) {
+    auto worker = Worker::open(config_, plan_for(w, *config_, listeners_), limits_, error);
+    if (!worker) {  // out of descriptors, most likely: nothing has started yet
+      std::fprintf(stderr, "passthru: cannot start worker %u of %u: %s (open-files limit: %llu)\n", w + 1,
+                   workers_count_, error.c_str(), static_cast<unsigned long long>(files));
+      for (unsigned later = w + 1; later < workers_count_; ++later)
+        for (const OpenListener& listener : listeners_) ::close(listener.fds[later]);
+      return false;
+    }
+    workers_.push_back(std::move(worker));
+  }
+  // Said once every worker is set up, so that what a reader sees then is what passthru holds.
+  say_listening(listeners_);
+  return true;
+}
+
+void Server::say_listening(const std::vector<OpenListener>& listeners) const {
+  for (const OpenListener& listener : listeners)
+    if (listener.fresh)
+      std::printf("passthru: listening on %s (%u workers)\n", listener.name.c_str(), workers_count_);
+  std::fflush(stdout);
+}
+
+void Server::reload(const char* why) {
+  spdlog::info("reloading {} ({})", config_->path.string(), why);
+  // A new registry loads every plugin file again: one replaced on disk is loaded anew, while the
+  // running config keeps the library it was made with.
+  PluginRegistry plugins;
+  std::vector<std::string> errors;
+  std::optional<Config> loaded = load_config(config_->path, plugins, errors);
+  std::optional<std::vector<OpenListener>> listeners;
+  std::string error;
+  if (loaded) {
+    listeners = open_listeners(*loaded, workers_count_, listeners_, error);
+    if (!listeners) errors.push_back(error);
+  }
+  watch_.remember();
+  if (!listeners) {
+    for (const std::string& e : errors) spdlog::error("{}", e);
+    spdlog::error("reload failed: kept the running config");
+    return;
+  }
+  auto config = std::make_shared<const Config>(std::move(*loaded));
+  if (config->workers && config->workers != workers_count_)
+    spdlog::warn("workers = {} takes effect at the next start; {} run until then", config->workers, workers_count_);
+  limits_.set_max_connections(config->max_connections);
+  std::vector<std::future<void>> taken;
+  for (unsigned w = 0; w < workers_.size(); ++w)
+    taken.push_back(workers_[w]->reload(config, plan_for(w, *config, *listeners), config->drain_timeout_ms));
+  for (auto& done : taken) done.wait();  // from here on every new connection is the new config's
+  listeners_ = std::move(*listeners);
+  config_ = std::move(config);
+  if (log_level_override_.empty()) spdlog::set_level(spdlog::level::from_str(config_->log_level));
+  say_listening(listeners_);
+  spdlog::info("reloaded: {} listener{}, {} rule{}", config_->servers.size(), config_->servers.size() == 1 ? "" : "s",
+               count_rules(*config_), count_rules(*config_) == 1 ? "" : "s");
+}
+
+void Server::drain(int first_signal) {
+  // The first stop signal drains: listening sockets close at once, live connections have
+  // drain_timeout_ms to finish. A second one, while they do, closes them all at once.
+  spdlog::info("received {}: no longer accepting; live connections have {} ms to finish (a second signal ends "
+               "them now)",
+               signal_name(first_signal), config_->drain_timeout_ms);
+  for (auto& worker : workers_) worker->drain(config_->drain_timeout_ms);
+  timespec look_every{0, kLookEveryNs / 5};  // how soon the workers' end is noticed
+  for (;;) {
+    if (std::all_of(workers_.begin(), workers_.end(), [](auto& w) { return w->finished(); })) return;
+    int number = sigtimedwait(&signals_, nullptr, &look_every);
+    if (number == SIGINT || number == SIGTERM) {
+      spdlog::info("received {} while draining: closing every connection now", signal_name(number));
+      for (auto& worker : workers_) worker->stop();
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+int run_server(std::shared_ptr<const Config> config, const std::string& log_level_override) {
+  Server server(std::move(config), log_level_override);
+  return server.run();
 }
 
 }  // namespace passthru::core

@@ -39,20 +39,28 @@ uv_handle_t* handle(void* h) { return static_cast<uv_handle_t*>(h); }
 Worker::Worker(ConnectionLimits& limits)
     : relay_pool_(kRelayBufferSize, kRelayBuffersKept), pipe_pool_(kPipesKept, pipe_limit()), limits_(&limits) {}
 
-std::unique_ptr<Worker> Worker::open(const Config& config, const std::vector<int>& listen_fds,
-                                     const std::vector<std::string>& names, ConnectionLimits& limits,
-                                     std::string& error) {
+ListenerRules::ListenerRules(std::uint64_t listener, std::shared_ptr<const Config> config, const ServerConfig& server,
+                             std::string name, std::shared_ptr<ConnectionLimits::PerListener> counts)
+    : listener(listener),
+      config(std::move(config)),
+      server(server),
+      name(std::move(name)),
+      counts(std::move(counts)),
+      sniff_pool(server.max_sniff_bytes, kSniffBuffersKept) {}
+
+std::unique_ptr<Worker> Worker::open(std::shared_ptr<const Config> config, std::vector<ListenerPlan> listeners,
+                                     ConnectionLimits& limits, std::string& error) {
   std::unique_ptr<Worker> worker(new Worker(limits));
-  if (worker->set_up(config, listen_fds, names, error)) return worker;
+  if (worker->set_up(std::move(config), std::move(listeners), error)) return worker;
   return nullptr;  // its destructor closed what set_up had opened
 }
 
-bool Worker::set_up(const Config& config, const std::vector<int>& listen_fds, const std::vector<std::string>& names,
-                    std::string& error) {
+bool Worker::set_up(std::shared_ptr<const Config> config, std::vector<ListenerPlan> listeners, std::string& error) {
   // The listening sockets are this worker's from the start: each one not yet given to a
   // Listener is closed here on failure, the others by stop_now.
+  std::size_t given = 0;
   auto fail = [&](std::string why) {
-    for (std::size_t i = listeners_.size(); i < listen_fds.size(); ++i) ::close(listen_fds[i]);
+    for (std::size_t i = given; i < listeners.size(); ++i) ::close(listeners[i].fd);
     error = std::move(why);
     return false;
   };
@@ -63,24 +71,38 @@ bool Worker::set_up(const Config& config, const std::vector<int>& listen_fds, co
   wake_.data = this;
   uv_timer_init(&loop_, &drain_over_);
   drain_over_.data = this;
+  uv_timer_init(&loop_, &retired_over_);
+  retired_over_.data = this;
   event_set_ = EventSet::open(&loop_, error);
   if (!event_set_) return fail(error);
-  for (std::size_t i = 0; i < listen_fds.size(); ++i) {
-    auto& listener = *listeners_.emplace_back(std::make_unique<Listener>());
-    listener.fd = listen_fds[i];
-    listener.worker = this;
-    listener.server = &config.servers[i];
-    listener.index = i;
-    listener.name = names[i];
-    listener.sniff_pool = std::make_unique<BufferPool>(config.servers[i].max_sniff_bytes, kSniffBuffersKept);
-    uv_timer_init(&loop_, &listener.backoff);
-    listener.backoff.data = &listener;
-    int status = uv_poll_init(&loop_, &listener.poll, listener.fd);
-    if (status < 0) return fail("cannot listen on " + config.servers[i].key + ": " + uv_strerror(status));
-    listener.poll_open = true;
-    listener.poll.data = &listener;
-    uv_poll_start(&listener.poll, UV_READABLE, on_acceptable);
+  for (const ListenerPlan& plan : listeners) {
+    ++given;
+    if (!add_listener(config, plan, error)) return fail(error);
   }
+  return true;
+}
+
+bool Worker::add_listener(const std::shared_ptr<const Config>& config, const ListenerPlan& plan, std::string& error) {
+  auto owned = std::make_unique<Listener>();
+  Listener& listener = *owned;
+  listener.id = ++listeners_made_;
+  listener.fd = plan.fd;
+  listener.worker = this;
+  listener.rules = std::make_shared<ListenerRules>(listener.id, config, *plan.server, plan.name, plan.counts);
+  uv_timer_init(&loop_, &listener.backoff);
+  listener.backoff.data = &listener;
+  listener.handles_open = 1;
+  int status = uv_poll_init(&loop_, &listener.poll, listener.fd);
+  if (status < 0) {
+    error = "cannot listen on " + plan.server->key + ": " + uv_strerror(status);
+    close_listener(std::move(owned));
+    return false;
+  }
+  listener.poll_open = true;
+  ++listener.handles_open;
+  listener.poll.data = &listener;
+  uv_poll_start(&listener.poll, UV_READABLE, on_acceptable);
+  listeners_.push_back(std::move(owned));
   return true;
 }
 
@@ -92,7 +114,10 @@ Worker::~Worker() {
   if (uv_loop_close(&loop_) != 0) spdlog::warn("an event loop closed with handles still open");
 }
 
-void Worker::run() { uv_run(&loop_, UV_RUN_DEFAULT); }
+void Worker::run() {
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  finished_ = true;
+}
 
 void Worker::add(Connection* connection) noexcept {
   connection->next = connections_;
@@ -122,19 +147,20 @@ void Worker::accept_one(Listener& listener) {
   if (fd >= 0) {
     if (listener.refused_for_descriptors > 0 &&
         uv_now(&loop_) >= listener.out_of_descriptors_at + kDescriptorQuietMs) {
-      spdlog::info("listener={} accepting again: it ran out of descriptors {} times in that episode", listener.name,
+      spdlog::info("listener={} accepting again: it ran out of descriptors {} times in that episode", listener.rules->name,
                    listener.refused_for_descriptors);
       listener.refused_for_descriptors = 0;
     }
     IpAddress source = IpAddress::from(peer);
     unmap_ipv4(source);
-    ConnectionLimits::Verdict verdict = limits_->admit(listener.index, source);
+    ConnectionLimits::PerListener& counts = *listener.rules->counts;
+    ConnectionLimits::Verdict verdict = limits_->admit(counts, source);
     if (verdict != ConnectionLimits::Verdict::Admitted) {
       refuse(listener, fd, verdict);
       return;
     }
-    if (std::uint64_t refused = limits_->admitting_again(listener.index, uv_now(&loop_)))
-      spdlog::info("listener={} admitting connections again; {} refused meanwhile", listener.name, refused);
+    if (std::uint64_t refused = limits_->admitting_again(counts, uv_now(&loop_)))
+      spdlog::info("listener={} admitting connections again; {} refused meanwhile", listener.rules->name, refused);
     Connection::start(*this, listener, fd, source);
     return;
   }
@@ -144,7 +170,7 @@ void Worker::accept_one(Listener& listener) {
     // spin on the same error; wait, serving the connections already held, and try again.
     listener.out_of_descriptors_at = uv_now(&loop_);
     if (listener.refused_for_descriptors++ == 0)
-      spdlog::warn("listener={} out of descriptors ({}): accepting paused, retried every {} ms", listener.name,
+      spdlog::warn("listener={} out of descriptors ({}): accepting paused, retried every {} ms", listener.rules->name,
                    uv_err_name(-error), kDescriptorBackoffMs);
     uv_poll_stop(&listener.poll);
     uv_timer_start(&listener.backoff, on_backoff_over, kDescriptorBackoffMs, 0);
@@ -152,7 +178,7 @@ void Worker::accept_one(Listener& listener) {
   }
   // EAGAIN (another worker took it), ECONNABORTED (the client gave up first), EINTR: nothing to do.
   if (error != EAGAIN && error != ECONNABORTED && error != EINTR)
-    spdlog::warn("listener={} accept failed: {} ({})", listener.name, uv_err_name(-error), uv_strerror(-error));
+    spdlog::warn("listener={} accept failed: {} ({})", listener.rules->name, uv_err_name(-error), uv_strerror(-error));
 }
 
 void Worker::refuse(Listener& listener, int fd, ConnectionLimits::Verdict why) {
@@ -161,8 +187,8 @@ void Worker::refuse(Listener& listener, int fd, ConnectionLimits::Verdict why) {
   linger reset{1, 0};
   setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
   ::close(fd);
-  if (limits_->refused(listener.index, uv_now(&loop_)))
-    spdlog::warn("listener={} at {}: refusing new connections with a reset", listener.name, describe(why));
+  if (limits_->refused(*listener.rules->counts, uv_now(&loop_)))
+    spdlog::warn("listener={} at {}: refusing new connections with a reset", listener.rules->name, describe(why));
 }
 
 void Worker::on_backoff_over(uv_timer_t* timer) {
@@ -182,8 +208,31 @@ void Worker::stop() {
   uv_async_send(&wake_);
 }
 
+std::future<void> Worker::reload(std::shared_ptr<const Config> config, std::vector<ListenerPlan> listeners,
+                                 std::uint32_t drain_timeout_ms) {
+  std::lock_guard guard(reload_lock_);
+  if (reload_) {  // one not yet taken is replaced (the caller should have waited for it)
+    close_fresh(reload_->listeners);
+    reload_->done.set_value();
+  }
+  reload_.emplace(Reload{std::move(config), std::move(listeners), drain_timeout_ms, {}});
+  std::future<void> done = reload_->done.get_future();
+  uv_async_send(&wake_);
+  return done;
+}
+
 void Worker::on_asked(uv_async_t* async) {
   auto* self = static_cast<Worker*>(async->data);
+  std::optional<Reload> reload;
+  {
+    std::lock_guard guard(self->reload_lock_);
+    reload.swap(self->reload_);
+  }
+  if (reload) {
+    self->apply(*reload);
+    reload->done.set_value();
+  }
+  if (self->asked_ == kNothing) return;
   if (self->asked_ == kStop) {
     self->stop_now();
     return;
@@ -200,16 +249,82 @@ void Worker::on_asked(uv_async_t* async) {
   uv_timer_start(&self->drain_over_, on_drain_over, self->drain_timeout_ms_, 0);
 }
 
+void Worker::apply(Reload& reload) {
+  if (listeners_closed_) {  // draining or stopping: no listener opens again
+    close_fresh(reload.listeners);
+    return;
+  }
+  std::vector<std::unique_ptr<Listener>> before;
+  before.swap(listeners_);
+  for (const ListenerPlan& plan : reload.listeners) {
+    auto kept = std::find_if(before.begin(), before.end(), [&](auto& l) { return l && l->fd == plan.fd; });
+    if (kept == before.end()) {  // a new listener
+      std::string error;
+      if (!add_listener(reload.config, plan, error)) spdlog::error("{}", error);
+      continue;
+    }
+    // The socket stays open and watched: clients queued on it meanwhile are accepted by the new rules.
+    (*kept)->rules =
+        std::make_shared<ListenerRules>((*kept)->id, reload.config, *plan.server, plan.name, plan.counts);
+    listeners_.push_back(std::move(*kept));
+  }
+  // What is left was removed from the config: it stops accepting now, and its connections drain.
+  std::uint64_t deadline = uv_now(&loop_) + reload.drain_timeout_ms;
+  for (auto& removed : before) {
+    if (!removed) continue;
+    retired_.push_back({removed->id, deadline});
+    close_listener(std::move(removed));
+  }
+  if (!retired_.empty() && !uv_is_active(handle(&retired_over_)))
+    uv_timer_start(&retired_over_, on_retired_over, reload.drain_timeout_ms, 0);
+}
+
+void Worker::close_fresh(const std::vector<ListenerPlan>& listeners) {
+  for (const ListenerPlan& plan : listeners)
+    if (plan.fresh) ::close(plan.fd);
+}
+
+void Worker::on_retired_over(uv_timer_t* timer) {
+  auto* self = static_cast<Worker*>(timer->data);
+  std::uint64_t now = uv_now(&self->loop_);
+  std::vector<Retired> waiting;
+  for (Retired& retired : self->retired_) {
+    if (retired.deadline > now) {
+      waiting.push_back(retired);
+      continue;
+    }
+    for (Connection* c = self->connections_; c;) {  // accepted under any of its rules
+      Connection* next = c->next;
+      if (c->rules().listener == retired.listener) c->shutdown();
+      c = next;
+    }
+  }
+  self->retired_ = std::move(waiting);
+  if (self->retired_.empty()) return;
+  std::uint64_t first = self->retired_.front().deadline;
+  for (const Retired& retired : self->retired_) first = std::min(first, retired.deadline);
+  uv_timer_start(timer, on_retired_over, first - now, 0);
+}
+
 void Worker::on_drain_over(uv_timer_t* timer) { static_cast<Worker*>(timer->data)->stop_now(); }
+
+void Worker::on_listener_handle_closed(uv_handle_t* closed) {
+  auto* listener = static_cast<Listener*>(closed->data);
+  if (--listener->handles_open == 0) delete listener;
+}
+
+void Worker::close_listener(std::unique_ptr<Listener> owned) {
+  Listener* listener = owned.release();  // freed by the last close callback
+  if (listener->poll_open) uv_close(handle(&listener->poll), on_listener_handle_closed);
+  uv_close(handle(&listener->backoff), on_listener_handle_closed);
+  ::close(listener->fd);
+}
 
 void Worker::close_listeners() {
   if (listeners_closed_) return;
   listeners_closed_ = true;
-  for (auto& listener : listeners_) {
-    if (listener->poll_open) uv_close(handle(&listener->poll), nullptr);
-    uv_close(handle(&listener->backoff), nullptr);
-    ::close(listener->fd);
-  }
+  for (auto& listener : listeners_) close_listener(std::move(listener));
+  listeners_.clear();
 }
 
 void Worker::stop_now() {
@@ -218,6 +333,15 @@ void Worker::stop_now() {
   close_listeners();
   uv_close(handle(&wake_), nullptr);
   uv_close(handle(&drain_over_), nullptr);
+  uv_close(handle(&retired_over_), nullptr);
+  {
+    std::lock_guard guard(reload_lock_);  // one asked for too late: nothing waits for it in vain
+    if (reload_) {
+      close_fresh(reload_->listeners);
+      reload_->done.set_value();
+      reload_.reset();
+    }
+  }
   for (Connection* c = connections_; c;) {
     Connection* next = c->next;  // shutdown() unlinks it later, from a loop callback
     c->shutdown();

@@ -2,13 +2,18 @@
 // (the kernel spreads connections between workers through SO_REUSEPORT), its own EventSet for
 // connection sockets, and its own buffer and pipe pools. On the per-connection path workers
 // share only the ConnectionLimits counts (atomics; a striped lock for per-source counts).
+// A reload hands each worker its new listeners (ListenerPlan): a listener that stays keeps its
+// socket and takes new rules; connections already accepted keep the rules they came with.
 #pragma once
 
 #include <sys/socket.h>
 #include <uv.h>
 
 #include <atomic>
+#include <future>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,43 +28,73 @@ namespace passthru::core {
 class Connection;
 class Worker;
 
+/// What a listener applies to the connections it accepts: its part of the config in force when
+/// they were accepted. Every connection holds its listener's, so a reload gives the listener
+/// new rules without touching the connections already accepted, and the old config, with the
+/// plugin libraries its protocols came from, stays loaded until the last of them has ended.
+struct ListenerRules {
+  ListenerRules(std::uint64_t listener, std::shared_ptr<const Config> config, const ServerConfig& server,
+                std::string name, std::shared_ptr<ConnectionLimits::PerListener> counts);
+  std::uint64_t listener;  ///< the Listener's id in its worker, the same through reloads
+  std::shared_ptr<const Config> config;
+  const ServerConfig& server;  ///< within `config`
+  std::string name;  ///< the bound address, "127.0.0.1:8443" (the real port when the config says 0)
+  std::shared_ptr<ConnectionLimits::PerListener> counts;  ///< the listener's, across reloads
+  BufferPool sniff_pool;  ///< ConnBufs of this server's max_sniff_bytes
+};
+
+/// One listener as the thread that loads the config hands it to a worker.
+struct ListenerPlan {
+  /// The worker's listening socket for it: one it has already (a listener that stays through a
+  /// reload) or a new one, which is the worker's from now on (closed on failure too).
+  int fd = -1;
+  bool fresh = false;  ///< a socket opened for this plan (else one the worker has already)
+  const ServerConfig* server = nullptr;  ///< within the config handed over with the plan
+  std::string name;
+  std::shared_ptr<ConnectionLimits::PerListener> counts;
+};
+
 /// One listening socket of one worker. Connections are taken with accept4(2), which gives the
 /// peer's address with the descriptor; libuv only says when the socket is readable.
 struct Listener {
+  std::uint64_t id = 0;  ///< unique in its worker
   int fd = -1;
   uv_poll_t poll{};
   bool poll_open = false;
   uv_timer_t backoff{};  ///< out of descriptors: accepting waits for this
+  int handles_open = 0;  ///< poll and backoff: the Listener is freed once both have closed
   Worker* worker = nullptr;
-  const ServerConfig* server = nullptr;
-  std::size_t index = 0;  ///< of `server` in the config, as ConnectionLimits counts listeners
-  std::string name;  ///< the bound address, "127.0.0.1:8443" (the real port when the config says 0)
-  std::unique_ptr<BufferPool> sniff_pool;  ///< ConnBufs of this server's max_sniff_bytes
+  std::shared_ptr<ListenerRules> rules;  ///< for the connections it accepts from now on
   std::uint64_t refused_for_descriptors = 0;  ///< accepts that failed for want of a descriptor, this episode
   std::uint64_t out_of_descriptors_at = 0;    ///< uv_now of the last of them
 };
 
 class Worker {
  public:
-  /// A worker ready to run. `listen_fds[i]` is a bound, listening socket for
-  /// config.servers[i], owned from now on (closed on failure too); `names[i]` its bound
-  /// address, for logs; `limits` is shared by every worker. nullptr with `error` set when the
-  /// loop cannot be set up (out of descriptors): failures are returned, not thrown, so that
-  /// reporting them needs nothing.
-  static std::unique_ptr<Worker> open(const Config& config, const std::vector<int>& listen_fds,
-                                      const std::vector<std::string>& names, ConnectionLimits& limits,
-                                      std::string& error);
+  /// A worker ready to run the `listeners` of `config`; `limits` is shared by every worker.
+  /// nullptr with `error` set when the loop cannot be set up (out of descriptors): failures are
+  /// returned, not thrown, so that reporting them needs nothing.
+  static std::unique_ptr<Worker> open(std::shared_ptr<const Config> config, std::vector<ListenerPlan> listeners,
+                                      ConnectionLimits& limits, std::string& error);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   ~Worker();
 
   /// Runs the loop until stop() is called, or drain() and every connection has closed.
   void run();
+  /// Thread-safe: run() has returned.
+  bool finished() const noexcept { return finished_; }
   /// Thread-safe: asks the loop to close its listening sockets now, let its connections finish
   /// for up to `timeout_ms`, then close the rest (end=shutdown) and return.
   void drain(std::uint32_t timeout_ms);
   /// Thread-safe: asks the loop to stop accepting, close every connection now and return.
   void stop();
+  /// Thread-safe: asks the loop to take `listeners` of `config` for the connections it accepts
+  /// from now on. Its listeners not in the plan close, and their connections have
+  /// `drain_timeout_ms` to finish. Ready once the loop has done it (or is stopping); one at a
+  /// time: wait for each before asking for the next.
+  std::future<void> reload(std::shared_ptr<const Config> config, std::vector<ListenerPlan> listeners,
+                           std::uint32_t drain_timeout_ms);
 
   uv_loop_t* loop() noexcept { return &loop_; }
   BufferPool& relay_pool() noexcept { return relay_pool_; }
@@ -72,13 +107,33 @@ class Worker {
  private:
   Worker();
   explicit Worker(ConnectionLimits& limits);
-  bool set_up(const Config& config, const std::vector<int>& listen_fds, const std::vector<std::string>& names,
-              std::string& error);
+  struct Reload {
+    std::shared_ptr<const Config> config;
+    std::vector<ListenerPlan> listeners;
+    std::uint32_t drain_timeout_ms = 0;
+    std::promise<void> done;
+  };
+  /// A listener closed by a reload: its connections are closed once `deadline` (uv_now) passes.
+  struct Retired {
+    std::uint64_t listener = 0;
+    std::uint64_t deadline = 0;
+  };
+
+  bool set_up(std::shared_ptr<const Config> config, std::vector<ListenerPlan> listeners, std::string& error);
+  /// Starts accepting on `plan.fd`; on failure closes it and returns false with `error` set.
+  bool add_listener(const std::shared_ptr<const Config>& config, const ListenerPlan& plan, std::string& error);
+  void apply(Reload& reload);
+  /// Closes the sockets opened for a plan that will not be applied.
+  static void close_fresh(const std::vector<ListenerPlan>& listeners);
   static void on_acceptable(uv_poll_t* poll, int status, int events);
   static void on_backoff_over(uv_timer_t* timer);
-  /// What the thread that takes signals asked for, through `wake_`: drain, or stop now.
+  /// What the thread that takes signals asked for, through `wake_`: reload, drain, or stop now.
   static void on_asked(uv_async_t* async);
   static void on_drain_over(uv_timer_t* timer);
+  static void on_retired_over(uv_timer_t* timer);
+  static void on_listener_handle_closed(uv_handle_t* handle);
+  /// Closes one listening socket; the Listener frees itself once libuv is done with it.
+  void close_listener(std::unique_ptr<Listener> listener);
   void close_listeners();
   /// Closes the listening sockets if still open, every connection (end=shutdown) and every
   /// handle, so the loop returns.
@@ -91,10 +146,16 @@ class Worker {
   bool loop_open_ = false;
   uv_async_t wake_{};
   uv_timer_t drain_over_{};  ///< draining: the connections still open then are closed
+  uv_timer_t retired_over_{};  ///< the first deadline in `retired_`
   enum Asked : int { kNothing, kDrain, kStop };
   std::atomic<int> asked_{kNothing};
   std::atomic<std::uint32_t> drain_timeout_ms_{0};
+  std::atomic<bool> finished_{false};
+  std::mutex reload_lock_;
+  std::optional<Reload> reload_;  ///< asked for, under reload_lock_
   std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<Retired> retired_;
+  std::uint64_t listeners_made_ = 0;
   BufferPool relay_pool_;  ///< for M-PROXY tunnels, and relays when no pipe is to be had
   std::unique_ptr<EventSet> event_set_;
   PipePool pipe_pool_;
