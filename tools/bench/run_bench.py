@@ -12,7 +12,9 @@ same load generator for all):
   - throughput: one connection and 8 in parallel pushing bytes up, and pulling them down; and
     the same through one M-PROXY tunnel carrying 1 or 8 streams into passthru (DEMUX);
   - memory: RSS per idle forwarded connection (9,000 held: this machine allows 20,000 files);
-  - rules: passthru's rate with 1 SNI rule and with 100,000 (exact and wildcard).
+  - rules: passthru's rate with 1 SNI rule and with 100,000 (exact and wildcard);
+  - timeouts: passthru's CPU per connection with its default timeouts (1 h idle) and with every
+    relay timeout off.
 The connection rate is also measured through floor_proxy (with 2 threads, and with 1), which
 parses nothing and makes the fewest system calls we know of: what any proxy on this machine pays
 per connection at least.
@@ -159,11 +161,11 @@ def started_passthru(tmp, label, lines, ports):
     return Proxy(label, p, ports)
 
 
-def passthru(tmp, backends, workers=2, extra_rules=0, label="passthru"):
+def passthru(tmp, backends, workers=2, extra_rules=0, label="passthru", listener_options=()):
     ports = {k: free_port() for k in backends}
     lines = ['log_level = "warn"', f"workers = {workers}"]
     for kind, port in ports.items():
-        lines += [f'[servers."127.0.0.1:{port}"]', f'[servers."127.0.0.1:{port}".TLS]',
+        lines += [f'[servers."127.0.0.1:{port}"]', *listener_options, f'[servers."127.0.0.1:{port}".TLS]',
                   f'"SNI {NAME}" = {{ action = "FORWARD", to_addr = "127.0.0.1:{backends[kind]}" }}']
         if kind == "rate":
             for i in range(extra_rules // 2):
@@ -284,6 +286,8 @@ def main():
         proxies = [direct, floor_proxy(tmp, backends()), floor_proxy(tmp, backends(), 1, "floor-1-thread"),
                    passthru(tmp, backends()),
                    passthru(tmp, backends(), workers=1, label="passthru-1-worker"),
+                   passthru(tmp, backends(), label="passthru-no-timeouts",
+                            listener_options=("idle_timeout_ms = 0", "half_closed_timeout_ms = 0")),
                    haproxy(tmp, backends()), nginx(tmp, backends()), sslh(tmp, backends())]
         streamed = [p for p in proxies if "push" in p.ports] + [passthru_tunnel(tmp, shared)]
         rules = [passthru(tmp, backends(), label="passthru-1-rule"),
@@ -346,6 +350,10 @@ def main():
                          f"{med(key, 'rate') / base:.2f}× | {med(key, 'p50_us'):,.0f} | {med(key, 'p99_us'):,.0f} | "
                          f"{med(key, 'cpu_us'):.0f} | {vs_floor} | {sum(x['errors'] for x in rate[key])} |")
         lines.append("")
+    if not args.memory_only:
+        timeouts = [med(("passthru", h), "cpu_us") / med(("passthru-no-timeouts", h), "cpu_us") for h in HELLOS]
+        lines += ["CPU per connection with passthru's default relay timeouts against every timeout off: "
+                  + ", ".join(f"{t:.3f}× ({h} hello)" for h, t in zip(HELLOS, timeouts)) + ".", ""]
     lines += [] if args.memory_only else ["**Throughput, Gbit/s**", "",
                                           "| proxy | 1 conn up | 1 conn down | 8 conns up | 8 conns down |", "|---|---|---|---|---|"]
     for p in [] if args.memory_only else streamed:
