@@ -131,7 +131,7 @@ CATCHALL = {{ action = "FORWARD", to_addr = "127.0.0.1:{echo.port}" }}
                 relay.settimeout(seconds(10))
                 self.assertEqual(relay.recv(10), b"", "the removed listener's relay was not closed")
                 relay.close()
-                self.assertIn("end=shutdown", proxy.log())
+                proxy.wait_log(r"end=shutdown")
                 with connect(new_port, host="127.0.0.2") as s:
                     self.assertEqual(echo_round(s, b"Xnew"), b"Xnew")
 
