@@ -13,6 +13,8 @@ packages=(
   doctest-dev python3 clang libclang-rt-14-dev strace
   # real peers the tests drive
   openssl curl haproxy nginx libnginx-mod-stream openssh-server openssh-client sslh
+  # the metrics endpoint's tests: promtool check metrics, and a real Prometheus scraping it
+  prometheus
 )
 
 # Node.js runs the M-PROXY reference (proxy-packer) in the tests; the machine may have its own.

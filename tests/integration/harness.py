@@ -49,7 +49,8 @@ class Peer:
 
 class Passthru:
     """passthru running a config. `config` is TOML text; listeners should use port 0.
-    .ports lists the bound ports in config order; .log() returns stderr so far."""
+    .ports lists the bound ports in config order (.metrics_port: the [metrics] listener's, if
+    any); .log() returns stderr so far."""
 
     def __init__(self, config, workers=None, listeners=1, wrapper=()):
         """`wrapper`: a command line to run passthru under, such as strace's."""
@@ -68,6 +69,7 @@ class Passthru:
         self.process = subprocess.Popen([*self.wrapper, str(BINARY), "-c", str(self.path)], stdout=subprocess.PIPE,
                                         stderr=self.stderr, text=True)
         self.ports = []
+        self.metrics_port = None
         deadline = time.monotonic() + seconds(10)
         while time.monotonic() < deadline:
             line = self.process.stdout.readline()
@@ -76,6 +78,9 @@ class Passthru:
             m = re.search(r"listening on .*:(\d+) ", line)
             if m:
                 self.ports.append(int(m.group(1)))
+            m = re.search(r"serving metrics on .*:(\d+) ", line)
+            if m:
+                self.metrics_port = int(m.group(1))
             if len(self.ports) == listeners:
                 break
         if not self.ports:

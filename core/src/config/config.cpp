@@ -70,6 +70,7 @@ class Loader {
     if (config.servers.empty() && errors_.empty())
       error({1, 1}, "no listener: add a table such as [servers.\"127.0.0.1:8443\"]");
     if (!errors_.empty()) return std::nullopt;
+    for (const auto& [name, plugin] : registry_.all()) config.plugins.push_back({name, plugin.path.string()});
     return config;
   }
 
@@ -122,12 +123,14 @@ class Loader {
           error_at(node, "watch_config must be true or false");
         else
           config.watch_config = *watch;
+      } else if (name == "metrics") {
+        read_metrics(node, config);
       } else if (name == "servers") {
         if (!node.is_table()) error_at(node, "servers must be a table of listeners");
       } else {
         error_at(key, "unknown top-level key '" + std::string(name) +
                           "'; known keys: plugin_dir, log_level, workers, max_connections, drain_timeout_ms, "
-                          "watch_config, servers");
+                          "watch_config, metrics, servers");
       }
     }
     for (const auto& dir : plugin_dirs) {
@@ -135,6 +138,30 @@ class Loader {
       registry_.load_directory(dir, refused);
       bool is_users = plugin_dir_at && dir == plugin_dirs.back();
       for (auto& why : refused) error(is_users ? *plugin_dir_at : SourcePosition{}, why);
+    }
+  }
+
+  void read_metrics(const toml::node& node, Config& config) {
+    const auto* table = node.as_table();
+    if (!table) {
+      error_at(node, "metrics must be a table: [metrics] listen = \"127.0.0.1:9100\"");
+      return;
+    }
+    for (const auto& [key, value] : *table) {
+      if (key.str() != "listen") {
+        error_at(key, "unknown metrics option '" + std::string(key.str()) + "'; known options: listen");
+        continue;
+      }
+      std::string why;
+      auto text = value.value<std::string>();
+      auto listen = text ? parse_endpoint(*text, false, PortRule::AllowZero, why) : std::nullopt;
+      if (!listen) {
+        error_at(value, "metrics listen must be an \"address:port\" to serve /metrics on" +
+                            (why.empty() ? std::string() : ": " + why));
+        continue;
+      }
+      config.metrics_listen = *listen;
+      config.metrics_where = position_of(value.source());
     }
   }
 

@@ -91,6 +91,13 @@ struct Config {
   std::uint32_t max_connections = 0;  ///< live at once in the whole process; 0: no limit
   std::uint32_t drain_timeout_ms = 30'000;  ///< on SIGTERM/SIGINT, how long live connections may finish
   bool watch_config = false;  ///< reload when the file changes, as on SIGHUP
+  std::optional<Endpoint> metrics_listen;  ///< [metrics] listen: where /metrics is served; none: off
+  passthru::sdk::SourcePosition metrics_where;
+  struct Plugin {
+    std::string protocol;  ///< "TLS"
+    std::string path;
+  };
+  std::vector<Plugin> plugins;  ///< every plugin loaded for this config
   std::vector<ServerConfig> servers;
 };
 

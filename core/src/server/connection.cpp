@@ -21,6 +21,7 @@ Connection::Connection(Worker& worker, std::shared_ptr<ListenerRules> rules)
 void Connection::start(Worker& worker, Listener& listener, int fd, const IpAddress& peer) {
   auto* self = new Connection(worker, listener.rules);
   worker.add(self);
+  self->rules_->metrics.counters.accepted.add();
   self->peer_ = self->counted_ = peer;
   self->record_.client = self->peer_;
   self->record_.listener = &self->rules_->name;
@@ -29,6 +30,7 @@ void Connection::start(Worker& worker, Listener& listener, int fd, const IpAddre
 
 void Connection::on_decided(const Decision& decision) {
   record_.decision = decision;
+  rules_->metrics.decided(decision, seconds_since(record_.started));
   const Unwrapped& unwrapped = sniffer_.unwrapped();
   record_.unwrapped = &unwrapped.facts;
   if (unwrapped.adopted.present) {
@@ -59,14 +61,15 @@ void Connection::on_decided(const Decision& decision) {
       stage_ = Stage::Tunneling;
       auto index = static_cast<std::uint32_t>(decision.protocol - server_.protocols.data());
       Tunnel::Owner& owner = *this;
-      tunnel_ = std::make_unique<Tunnel>(owner, worker_, server_, *decision.action, index, rules_->name,
-                                         record_.client, lifeline_);
+      tunnel_ = std::make_unique<Tunnel>(owner, worker_, *rules_, *decision.action, index, record_.client, lifeline_);
+      rules_->metrics.counters.tunnels_opened.add();
       ConnBuf sniffed = sniffer_.take_bytes();
       tunnel_->start(sniffer_.take_client(), sniffed.bytes().subspan(unwrapped.offset));
       return;
     }
     case ActionKind::Forward:
       stage_ = Stage::Connecting;
+      connecting_since_ = std::chrono::steady_clock::now();
       connector_.connect(decision.action->to, server_.connect_timeout_ms);
       return;
   }
@@ -76,6 +79,7 @@ void Connection::on_sniff_failed(CloseReason why, int error) { end(why, error); 
 
 void Connection::on_connected(Socket backend) {
   stage_ = Stage::Forwarding;
+  rules_->metrics.counters.backend_connect.observe(seconds_since(connecting_since_));
   Socket client = sniffer_.take_client();
   std::string header = proxy_header(client);
   forwarder_.start(std::move(client), std::move(backend), std::move(header), sniffer_.take_bytes(),
@@ -144,11 +148,13 @@ void Connection::on_released() {
     record_.bytes_up = tunnel_->bytes_in();
     record_.bytes_down = tunnel_->bytes_out();
     record_.protocol_error = tunnel_->protocol_error();
+    rules_->metrics.counters.tunnels_closed.add();
   } else {
     record_.bytes_up = forwarder_.bytes_up();
     record_.bytes_down = forwarder_.bytes_down();
   }
   log_access(record_);
+  rules_->metrics.connection_ended(record_);
   worker_.limits().release(*rules_->counts, counted_);
   worker_.remove(this);
   delete this;  // the last connection on retired rules lets go of their config, and its plugins

@@ -68,6 +68,7 @@ class Connection final : private Lifeline::Owner, private Sniffer::Owner, privat
   IpAddress peer_;   ///< the TCP peer: who sent the bytes (FROM rules match it)
   IpAddress local_;  ///< the original destination a trusted header gave, if one did
   IpAddress counted_;  ///< the source ConnectionLimits counts it by: the peer, or the address it adopted
+  std::chrono::steady_clock::time_point connecting_since_;  ///< for the backend connect time
   AccessRecord record_;
   Lifeline lifeline_{*this};
   Deadline deadline_;

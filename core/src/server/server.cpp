@@ -7,11 +7,15 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <chrono>
 #include <ctime>
 #include <future>
 #include <memory>
 #include <thread>
 
+#include "../metrics/exposition.hpp"
+#include "../metrics/metrics_endpoint.hpp"
+#include "../metrics/process_metrics.hpp"
 #include "../plugin_host/plugin_registry.hpp"
 #include "config_watch.hpp"
 #include "listening_sockets.hpp"
@@ -60,6 +64,10 @@ class Server {
 
  private:
   bool start(rlim_t files);
+  /// Serves [metrics] if the config asks for it; false (said on stderr) if it cannot listen.
+  bool start_metrics();
+  /// The running config is now `config_` (at start, or after a reload): the metrics say so.
+  void note_loaded();
   /// Loads the config file anew; on success every worker takes it, else nothing changes.
   void reload(const char* why);
   /// Says, on stdout where scripts look for it, where each listener opened since the last call listens.
@@ -75,6 +83,8 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   ConfigWatch watch_;
   sigset_t signals_{};
+  ProcessMetrics process_metrics_;  // read by metrics_; declared first, so it outlives it
+  std::unique_ptr<MetricsEndpoint> metrics_;
 };
 
 int Server::run() {
@@ -108,6 +118,7 @@ int Server::run() {
   pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
 
   if (!start(files.rlim_cur)) return 1;
+  note_loaded();
   std::vector<std::thread> threads;
   for (auto& worker : workers_) threads.emplace_back([&worker] { worker->run(); });
 
@@ -122,8 +133,35 @@ int Server::run() {
     else if (config_->watch_config && watch_.changed()) reload("the file changed");
   }
   for (auto& thread : threads) thread.join();
+  metrics_.reset();  // it reads the workers' counts
   workers_.clear();
   return 0;
+}
+
+bool Server::start_metrics() {
+  if (!config_->metrics_listen) return true;
+  std::vector<const WorkerMetrics*> counts;
+  for (auto& worker : workers_) counts.push_back(&worker->metrics());
+  MetricsEndpoint::Answers answers{
+      [this, counts] { return render_metrics(counts, process_metrics_); },
+      [this] { return process_metrics_.ready.load(); }};
+  std::string error;
+  metrics_ = MetricsEndpoint::start(*config_->metrics_listen, std::move(answers), error);
+  if (!metrics_) {
+    std::fprintf(stderr, "%s\n",
+                 format_error(config_->path, config_->metrics_where,
+                              "cannot serve metrics on " + config_->metrics_listen->to_string() + ": " + error)
+                     .c_str());
+    return false;
+  }
+  std::printf("passthru: serving metrics on %s (/metrics, /ready, /live)\n", metrics_->name().c_str());
+  return true;
+}
+
+void Server::note_loaded() {
+  process_metrics_.set_plugins(config_->plugins);
+  process_metrics_.config_loaded_at = std::chrono::duration<double>(
+      std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 bool Server::start(rlim_t files) {
@@ -145,6 +183,7 @@ bool Server::start(rlim_t files) {
     }
     workers_.push_back(std::move(worker));
   }
+  if (!start_metrics()) return false;
   // Said once every worker is set up, so that what a reader sees then is what passthru holds.
   say_listening(listeners_);
   return true;
@@ -174,11 +213,17 @@ void Server::reload(const char* why) {
   if (!listeners) {
     for (const std::string& e : errors) spdlog::error("{}", e);
     spdlog::error("reload failed: kept the running config");
+    ++process_metrics_.reloads_failed;
+    process_metrics_.last_reload_ok = false;
     return;
   }
   auto config = std::make_shared<const Config>(std::move(*loaded));
   if (config->workers && config->workers != workers_count_)
     spdlog::warn("workers = {} takes effect at the next start; {} run until then", config->workers, workers_count_);
+  auto metrics_at = [](const Config& c) { return c.metrics_listen ? c.metrics_listen->to_string() : "off"; };
+  if (metrics_at(*config) != metrics_at(*config_))
+    spdlog::warn("[metrics] listen = {} takes effect at the next start; metrics stay {} until then",
+                 metrics_at(*config), metrics_at(*config_));
   limits_.set_max_connections(config->max_connections);
   std::vector<std::future<void>> taken;
   for (unsigned w = 0; w < workers_.size(); ++w)
@@ -187,6 +232,9 @@ void Server::reload(const char* why) {
   listeners_ = std::move(*listeners);
   config_ = std::move(config);
   if (log_level_override_.empty()) spdlog::set_level(spdlog::level::from_str(config_->log_level));
+  ++process_metrics_.reloads_succeeded;
+  process_metrics_.last_reload_ok = true;
+  note_loaded();
   say_listening(listeners_);
   spdlog::info("reloaded: {} listener{}, {} rule{}", config_->servers.size(), config_->servers.size() == 1 ? "" : "s",
                count_rules(*config_), count_rules(*config_) == 1 ? "" : "s");
@@ -198,6 +246,7 @@ void Server::drain(int first_signal) {
   spdlog::info("received {}: no longer accepting; live connections have {} ms to finish (a second signal ends "
                "them now)",
                signal_name(first_signal), config_->drain_timeout_ms);
+  process_metrics_.ready = false;  // /ready says 503 from now on: a load balancer takes it out
   for (auto& worker : workers_) worker->drain(config_->drain_timeout_ms);
   timespec look_every{0, kLookEveryNs / 5};  // how soon the workers' end is noticed
   for (;;) {

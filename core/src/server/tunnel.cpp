@@ -28,15 +28,15 @@ constexpr std::size_t kHeaderAtMost = 2 + passthru::mproxy::kMaxHeader;
 
 }  // namespace
 
-Tunnel::Tunnel(Owner& owner, Worker& worker, const ServerConfig& server, const Action& demux,
-               std::uint32_t mproxy_index, const std::string& listener_name, const IpAddress& client_address,
-               Lifeline& lifeline)
+Tunnel::Tunnel(Owner& owner, Worker& worker, ListenerRules& rules, const Action& demux, std::uint32_t mproxy_index,
+               const IpAddress& client_address, Lifeline& lifeline)
     : owner_(owner),
       worker_(worker),
-      server_(server),
+      server_(rules.server),
+      metrics_(rules.metrics),
       demux_(demux),
       mproxy_index_(mproxy_index),
-      listener_name_(listener_name),
+      listener_name_(rules.name),
       client_address_(client_address),
       lifeline_(lifeline),
       decoder_(demux.demux.max_message_bytes) {}

@@ -29,6 +29,8 @@ namespace passthru::core {
 
 class Worker;
 class TunnelStream;
+class ListenerMetrics;
+struct ListenerRules;
 
 class Tunnel final : private Socket::Watcher {
  public:
@@ -43,8 +45,8 @@ class Tunnel final : private Socket::Watcher {
 
   /// `demux`: the rule that made it a tunnel; `mproxy_index`: the MPROXY table's place in the
   /// listener (skipped when routing streams); `lifeline`: the owning connection's.
-  Tunnel(Owner& owner, Worker& worker, const ServerConfig& server, const Action& demux, std::uint32_t mproxy_index,
-         const std::string& listener_name, const IpAddress& client_address, Lifeline& lifeline);
+  Tunnel(Owner& owner, Worker& worker, ListenerRules& rules, const Action& demux, std::uint32_t mproxy_index,
+         const IpAddress& client_address, Lifeline& lifeline);
   ~Tunnel();
   Tunnel(const Tunnel&) = delete;
   Tunnel& operator=(const Tunnel&) = delete;
@@ -74,6 +76,7 @@ class Tunnel final : private Socket::Watcher {
   void hold_reading(bool hold);
   Worker& worker() noexcept { return worker_; }
   const ServerConfig& server() const noexcept { return server_; }
+  ListenerMetrics& metrics() noexcept { return metrics_; }
   const Action& demux() const noexcept { return demux_; }
   std::uint32_t mproxy_index() const noexcept { return mproxy_index_; }
   const IpAddress& client_address() const noexcept { return client_address_; }
@@ -99,6 +102,7 @@ class Tunnel final : private Socket::Watcher {
   Owner& owner_;
   Worker& worker_;
   const ServerConfig& server_;
+  ListenerMetrics& metrics_;
   const Action& demux_;
   std::uint32_t mproxy_index_;
   const std::string& listener_name_;

@@ -1,5 +1,7 @@
 #include "tunnel_stream.hpp"
 
+#include "../metrics/listener_metrics.hpp"
+
 #include <arpa/inet.h>
 
 #include <cerrno>
@@ -48,6 +50,7 @@ TunnelStream::TunnelStream(Tunnel& tunnel, passthru::mproxy::Meta meta)
   record_.via = tunnel.client_address();
   record_.listener = &tunnel.listener_name();
   record_.stream = meta_.id();
+  tunnel.metrics().counters.streams_opened.add();
 }
 
 void TunnelStream::start() {
@@ -101,12 +104,14 @@ void TunnelStream::data(std::string&& body) {
 
 void TunnelStream::decide(const Decision& decision) {
   record_.decision = decision;
+  tunnel_.metrics().decided(decision, seconds_since(record_.started));
   if (!decision.action || decision.action->kind != ActionKind::Forward) {
     tunnel_.send(Kind::Error, meta_, R"({"message":"no route for this stream","code":"E_REJECTED"})");
     close(decision.action ? CloseReason::Rejected : CloseReason::NoRoute, false);
     return;
   }
   stage_ = Stage::Connecting;
+  connecting_since_ = std::chrono::steady_clock::now();
   connector_.connect(decision.action->to, tunnel_.server().connect_timeout_ms);
 }
 
@@ -114,6 +119,7 @@ void TunnelStream::on_connect_failed(CloseReason why, int error) { fail(why, err
 
 void TunnelStream::on_connected(Socket backend) {
   stage_ = Stage::Open;
+  tunnel_.metrics().counters.backend_connect.observe(seconds_since(connecting_since_));
   backend_ = std::move(backend);
   backend_.tell(*this);
   clock_.start(record_.decision.action->timeouts, deadline_.now());
@@ -373,6 +379,7 @@ void TunnelStream::close(CloseReason why, bool reset) {
   backend_.close(reset);
   to_backend_.clear();
   log_access(record_);
+  tunnel_.metrics().stream_ended(record_);
   tunnel_.stream_ended(this);
   deadline_.close();
   lifeline_.let_go();  // on_released() follows from a loop callback

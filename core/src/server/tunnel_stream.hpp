@@ -95,6 +95,7 @@ class TunnelStream final : private Lifeline::Owner, private Connector::Owner, pr
   passthru::mproxy::Meta meta_;
   Stage stage_ = Stage::Detecting;
   AccessRecord record_;
+  std::chrono::steady_clock::time_point connecting_since_;  ///< for the backend connect time
   Lifeline lifeline_{*this};
   Deadline deadline_;
   RelayClock clock_;

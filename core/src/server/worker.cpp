@@ -40,13 +40,15 @@ Worker::Worker(ConnectionLimits& limits)
     : relay_pool_(kRelayBufferSize, kRelayBuffersKept), pipe_pool_(kPipesKept, pipe_limit()), limits_(&limits) {}
 
 ListenerRules::ListenerRules(std::uint64_t listener, std::shared_ptr<const Config> config, const ServerConfig& server,
-                             std::string name, std::shared_ptr<ConnectionLimits::PerListener> counts)
+                             std::string name, std::shared_ptr<ConnectionLimits::PerListener> counts,
+                             WorkerMetrics& metrics)
     : listener(listener),
       config(std::move(config)),
       server(server),
       name(std::move(name)),
       counts(std::move(counts)),
-      sniff_pool(server.max_sniff_bytes, kSniffBuffersKept) {}
+      sniff_pool(server.max_sniff_bytes, kSniffBuffersKept),
+      metrics(metrics, this->name, server) {}
 
 std::unique_ptr<Worker> Worker::open(std::shared_ptr<const Config> config, std::vector<ListenerPlan> listeners,
                                      ConnectionLimits& limits, std::string& error) {
@@ -88,7 +90,8 @@ bool Worker::add_listener(const std::shared_ptr<const Config>& config, const Lis
   listener.id = ++listeners_made_;
   listener.fd = plan.fd;
   listener.worker = this;
-  listener.rules = std::make_shared<ListenerRules>(listener.id, config, *plan.server, plan.name, plan.counts);
+  listener.rules =
+      std::make_shared<ListenerRules>(listener.id, config, *plan.server, plan.name, plan.counts, metrics_);
   uv_timer_init(&loop_, &listener.backoff);
   listener.backoff.data = &listener;
   listener.handles_open = 1;
@@ -169,6 +172,7 @@ void Worker::accept_one(Listener& listener) {
     // Out of descriptors: the connection stays in the listen queue. Accepting again at once would
     // spin on the same error; wait, serving the connections already held, and try again.
     listener.out_of_descriptors_at = uv_now(&loop_);
+    listener.rules->metrics.counters.refused[static_cast<std::size_t>(Refusal::Descriptors)].add();
     if (listener.refused_for_descriptors++ == 0)
       spdlog::warn("listener={} out of descriptors ({}): accepting paused, retried every {} ms", listener.rules->name,
                    uv_err_name(-error), kDescriptorBackoffMs);
@@ -187,6 +191,10 @@ void Worker::refuse(Listener& listener, int fd, ConnectionLimits::Verdict why) {
   linger reset{1, 0};
   setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
   ::close(fd);
+  Refusal refusal = why == ConnectionLimits::Verdict::ProcessFull    ? Refusal::ProcessMax
+                    : why == ConnectionLimits::Verdict::ListenerFull ? Refusal::ListenerMax
+                                                                     : Refusal::PerSource;
+  listener.rules->metrics.counters.refused[static_cast<std::size_t>(refusal)].add();
   if (limits_->refused(*listener.rules->counts, uv_now(&loop_)))
     spdlog::warn("listener={} at {}: refusing new connections with a reset", listener.rules->name, describe(why));
 }
@@ -265,7 +273,7 @@ void Worker::apply(Reload& reload) {
     }
     // The socket stays open and watched: clients queued on it meanwhile are accepted by the new rules.
     (*kept)->rules =
-        std::make_shared<ListenerRules>((*kept)->id, reload.config, *plan.server, plan.name, plan.counts);
+        std::make_shared<ListenerRules>((*kept)->id, reload.config, *plan.server, plan.name, plan.counts, metrics_);
     listeners_.push_back(std::move(*kept));
   }
   // What is left was removed from the config: it stops accepting now, and its connections drain.

@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "../config/config.hpp"
+#include "../metrics/counters.hpp"
+#include "../metrics/listener_metrics.hpp"
 #include "buffer_pool.hpp"
 #include "connection_limits.hpp"
 #include "event_set.hpp"
@@ -34,13 +36,14 @@ class Worker;
 /// plugin libraries its protocols came from, stays loaded until the last of them has ended.
 struct ListenerRules {
   ListenerRules(std::uint64_t listener, std::shared_ptr<const Config> config, const ServerConfig& server,
-                std::string name, std::shared_ptr<ConnectionLimits::PerListener> counts);
+                std::string name, std::shared_ptr<ConnectionLimits::PerListener> counts, WorkerMetrics& metrics);
   std::uint64_t listener;  ///< the Listener's id in its worker, the same through reloads
   std::shared_ptr<const Config> config;
   const ServerConfig& server;  ///< within `config`
   std::string name;  ///< the bound address, "127.0.0.1:8443" (the real port when the config says 0)
   std::shared_ptr<ConnectionLimits::PerListener> counts;  ///< the listener's, across reloads
   BufferPool sniff_pool;  ///< ConnBufs of this server's max_sniff_bytes
+  ListenerMetrics metrics;  ///< in the worker's WorkerMetrics
 };
 
 /// One listener as the thread that loads the config hands it to a worker.
@@ -101,6 +104,8 @@ class Worker {
   EventSet& event_set() noexcept { return *event_set_; }
   PipePool& pipe_pool() noexcept { return pipe_pool_; }
   ConnectionLimits& limits() noexcept { return *limits_; }
+  /// What this worker counted, for the metrics endpoint (thread-safe to read).
+  const WorkerMetrics& metrics() const noexcept { return metrics_; }
   void add(Connection* connection) noexcept;
   void remove(Connection* connection) noexcept;
 
@@ -160,6 +165,7 @@ class Worker {
   std::unique_ptr<EventSet> event_set_;
   PipePool pipe_pool_;
   ConnectionLimits* limits_;
+  WorkerMetrics metrics_;  ///< outlives every ListenerRules, whose counts it holds
   Connection* connections_ = nullptr;
   bool stopping_ = false;
   bool draining_ = false;
