@@ -49,10 +49,8 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  auto logger = spdlog::stderr_color_mt("passthru");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(log_level.empty() ? config->log_level : log_level));
+  // Its format, level and file are the config's (log_settings.hpp), set as the server starts.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("passthru"));
   signal(SIGPIPE, SIG_IGN);  // a peer gone mid-write is an error code, not a signal
   return passthru::core::run_server(std::make_shared<const passthru::core::Config>(std::move(*config)), log_level);
 }

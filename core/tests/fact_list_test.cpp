@@ -82,12 +82,3 @@ TEST_CASE("the first ALPN protocol is the wire value exactly as offered, not the
   CHECK(FactList(facts).alpn_first() == "h\x01" "2");
   CHECK(FactList().alpn_first().empty());
 }
-
-TEST_CASE("the log shows text escaped and an ambiguous fact as its flag, and leaves wire values out") {
-  sdk::Facts facts;
-  facts.add(key::kMethod, "GET");
-  facts.add_ambiguous(key::kHost);
-  facts.add_wire(key::kAlpnFirst, "h2");
-  facts.add("note", "one two\r\n");
-  CHECK(FactList(facts).to_log() == R"( method=GET host=(ambiguous) note="one two\r\n")");
-}

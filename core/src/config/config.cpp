@@ -117,6 +117,22 @@ class Loader {
         read_option(key, node, config.max_connections, 0, kMaxConnections);
       } else if (name == "drain_timeout_ms") {
         read_option(key, node, config.drain_timeout_ms, 0, kMaxTimeoutMs);
+      } else if (name == "log_format") {
+        auto format = node.value<std::string>();
+        if (!format || (*format != "text" && *format != "json"))
+          error_at(node, "log_format must be \"text\" or \"json\"");
+        else
+          config.log_json = *format == "json";
+      } else if (name == "log_file") {
+        auto file = node.value<std::string>();
+        if (!file || file->empty()) {
+          error_at(node, "log_file must be the path of a file to append log lines to");
+          continue;
+        }
+        fs::path log_file(*file);
+        if (log_file.is_relative()) log_file = (path_.parent_path() / log_file).lexically_normal();
+        config.log_file = log_file;
+        config.log_file_where = position_of(node.source());
       } else if (name == "watch_config") {
         auto watch = node.value<bool>();
         if (!watch || !node.is_boolean())
@@ -130,7 +146,7 @@ class Loader {
       } else {
         error_at(key, "unknown top-level key '" + std::string(name) +
                           "'; known keys: plugin_dir, log_level, workers, max_connections, drain_timeout_ms, "
-                          "watch_config, metrics, servers");
+                          "log_format, log_file, watch_config, metrics, servers");
       }
     }
     for (const auto& dir : plugin_dirs) {

@@ -91,6 +91,9 @@ struct Config {
   std::uint32_t max_connections = 0;  ///< live at once in the whole process; 0: no limit
   std::uint32_t drain_timeout_ms = 30'000;  ///< on SIGTERM/SIGINT, how long live connections may finish
   bool watch_config = false;  ///< reload when the file changes, as on SIGHUP
+  bool log_json = false;  ///< log_format = "json": every log line a JSON object
+  std::filesystem::path log_file;  ///< where every log line goes; empty: stderr
+  passthru::sdk::SourcePosition log_file_where;
   std::optional<Endpoint> metrics_listen;  ///< [metrics] listen: where /metrics is served; none: off
   passthru::sdk::SourcePosition metrics_where;
   struct Plugin {

@@ -11,7 +11,6 @@
 #include <string>
 #include <string_view>
 
-#include "log_value.hpp"
 #include "passthru/sdk/verdict.hpp"
 
 namespace passthru::core {
@@ -61,30 +60,6 @@ class FactList {
   /// The first ALPN protocol the client offered, exactly as offered, for a PROXY v2 ALPN; empty
   /// when it offered none.
   [[nodiscard]] std::string_view alpn_first() const { return find(passthru::sdk::fact_key::kAlpnFirst); }
-
-  /// " key=value key=value" for a log line: Text values escaped as log_value.hpp says, an
-  /// Ambiguous fact as key=(ambiguous), Wire values left out (a Text fact says it for people).
-  [[nodiscard]] std::string to_log() const {
-    std::string out;
-    for_each([&](const passthru::sdk::Fact& fact) {
-      using passthru::sdk::FactKind;
-      switch (fact.kind) {
-        case FactKind::Wire: return;
-        case FactKind::Ambiguous:
-          out += ' ';
-          out += fact.key;
-          out += "=(ambiguous)";
-          return;
-        case FactKind::Text:
-          out += ' ';
-          out += fact.key;
-          out += '=';
-          append_log_value(out, fact.value);
-          return;
-      }
-    });
-    return out;
-  }
 
  private:
   // A record is the fact's kind (1 byte), its key's length (1 byte), its value's (2 bytes,

@@ -1,6 +1,7 @@
 // append_log_value: how a value from outside (a fact a detector saw in a client's bytes) is
-// written into the access log's `key=value` line, so that no value can end the line early,
-// split itself into several fields, or forge another field. It is not the log line's formatter.
+// written into the access log's `key=value` line (append_json_string: into its JSON line), so
+// that no value can end the line early, split itself into several fields, or forge another
+// field. It is not the log line's formatter.
 //
 // A value is written as it is when it is not empty and every byte is printable ASCII other
 // than space, `"`, `\`, `(` and `)`. Any other value is written in double quotes, with `\"`,
@@ -20,8 +21,9 @@ constexpr bool is_bare_log_byte(unsigned char c) noexcept {
   return c > 0x20 && c < 0x7F && c != '"' && c != '\\' && c != '(' && c != ')';
 }
 
-inline void append_log_value(std::string& line, std::string_view value) {
-  bool bare = !value.empty() &&
+/// `always_quote`: in quotes even when it could stand bare (a rule key, always quoted in the line).
+inline void append_log_value(std::string& line, std::string_view value, bool always_quote = false) {
+  bool bare = !always_quote && !value.empty() &&
               std::all_of(value.begin(), value.end(), [](char c) { return is_bare_log_byte(static_cast<unsigned char>(c)); });
   if (bare) {
     line += value;
@@ -45,6 +47,28 @@ inline void append_log_value(std::string& line, std::string_view value) {
         } else {
           line += c;
         }
+    }
+  }
+  line += '"';
+}
+
+/// `value` as a JSON string, quotes included: `"` and `\` escaped, and every byte below 0x20 or
+/// from 0x7F up written as \u00HH (a byte from a client is not always UTF-8: this keeps the line
+/// ASCII and valid JSON, each byte readable as the code point of the same number).
+inline void append_json_string(std::string& line, std::string_view value) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  line += '"';
+  for (char c : value) {
+    auto byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      line += '\\';
+      line += c;
+    } else if (byte < 0x20 || byte >= 0x7F) {
+      line += "\\u00";
+      line += kDigits[byte >> 4];
+      line += kDigits[byte & 0x0F];
+    } else {
+      line += c;
     }
   }
   line += '"';

@@ -1,49 +1,183 @@
 #include "access_log.hpp"
 
+#include <limits.h>
 #include <spdlog/spdlog.h>
-#include <uv.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <ctime>
 
 #include "../router/log_value.hpp"
 
 namespace passthru::core {
 
-std::string format_access_line(const AccessRecord& r) {
+namespace {
+
+std::atomic<LogFormat> current_format{LogFormat::Text};
+
+/// Writes one record's fields as `key=value` (text) or `"key":value` (JSON).
+class Fields {
+ public:
+  Fields(std::string& out, LogFormat format) : out_(out), json_(format == LogFormat::Json) {}
+
+  /// A value passthru made itself (an address, a config name, a token): no escaping needed in text.
+  void plain(std::string_view key, std::string_view value) {
+    start(key);
+    if (json_) append_json_string(out_, value);
+    else out_ += value;
+  }
+  void number(std::string_view key, std::uint64_t value) {
+    start(key);
+    out_ += std::to_string(value);
+  }
+  /// A value from outside (a client's bytes, a plugin's text): escaped so it cannot split the line.
+  void outside(std::string_view key, std::string_view value, bool always_quote = false) {
+    start(key);
+    if (json_) append_json_string(out_, value);
+    else append_log_value(out_, value, always_quote);
+  }
+  void facts(const FactList& facts) {
+    facts.for_each([&](const passthru::sdk::Fact& fact) {
+      using passthru::sdk::FactKind;
+      switch (fact.kind) {
+        case FactKind::Wire: return;  // a Text fact says it for people
+        case FactKind::Ambiguous:
+          start(fact.key);
+          out_ += json_ ? "null" : "(ambiguous)";  // never a client's text: that is quoted
+          return;
+        case FactKind::Text: outside(fact.key, fact.value); return;
+      }
+    });
+  }
+
+ private:
+  void start(std::string_view key) {
+    if (json_) {
+      out_ += ",\"";
+      out_ += key;  // keys are passthru's, or a plugin's short names of printable ASCII
+      out_ += "\":";
+    } else {
+      if (!first_) out_ += ' ';
+      out_ += key;
+      out_ += '=';
+    }
+    first_ = false;
+  }
+  std::string& out_;
+  bool json_;
+  bool first_ = true;
+};
+
+}  // namespace
+
+void set_log_format(LogFormat format) noexcept { current_format = format; }
+LogFormat log_format() noexcept { return current_format; }
+
+void append_access_fields(std::string& out, const AccessRecord& r, LogFormat format) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - r.started);
-  std::string line = "client=" + format_address(r.client.get());
-  if (r.via.any.sa_family != AF_UNSPEC) line += " via=" + format_address(r.via.get());
-  if (r.listener) line += " listener=" + *r.listener;
-  if (!r.stream.empty()) line += " stream=" + r.stream;
-  if (r.unwrapped) line += r.unwrapped->to_log();
+  Fields f(out, format);
+  f.plain("client", format_address(r.client.get()));
+  if (r.via.any.sa_family != AF_UNSPEC) f.plain("via", format_address(r.via.get()));
+  if (r.listener) f.plain("listener", *r.listener);
+  if (!r.stream.empty()) f.outside("stream", r.stream);
+  if (r.unwrapped) f.facts(*r.unwrapped);
   const Decision& d = r.decision;
-  line += " protocol=";
-  line += d.protocol ? d.protocol->name.c_str() : "-";
+  f.plain("protocol", d.protocol ? d.protocol->name : "-");
   if (d.kind == Decision::Kind::ServerCatchall) {
-    line += std::string(" rule=CATCHALL fallback=") + to_token(d.fallback);
+    f.plain("rule", "CATCHALL");
+    f.plain("fallback", to_token(d.fallback));
   } else if (d.action) {
-    line += " rule=\"" + d.action->rule + "\"";
+    f.outside("rule", d.action->rule, true);
   }
-  line += d.facts.to_log();
+  f.facts(d.facts);
   if (!d.action) {
-    if (d.kind != Decision::Kind::Pending) line += " action=REJECT";
+    if (d.kind != Decision::Kind::Pending) f.plain("action", "REJECT");
   } else if (d.action->kind == ActionKind::Forward) {
-    line += " action=FORWARD target=" + d.action->to.to_string();
+    f.plain("action", "FORWARD");
+    f.plain("target", d.action->to.to_string());
   } else if (d.action->kind == ActionKind::Demux) {
-    line += " action=DEMUX streams=" + std::to_string(r.streams);
+    f.plain("action", "DEMUX");
+    f.number("streams", r.streams);
   } else {
-    line += " action=REJECT";
+    f.plain("action", "REJECT");
   }
-  line += " bytes_up=" + std::to_string(r.bytes_up) + " bytes_down=" + std::to_string(r.bytes_down) +
-          " duration_ms=" + std::to_string(ms.count()) + " end=" + token(r.end);
-  if (r.error) line += std::string(" error=") + uv_err_name(r.error);
-  if (!r.protocol_error.empty()) {
-    line += " protocol_error=";
-    append_log_value(line, r.protocol_error);  // it may quote the client's bytes
-  }
-  return line;
+  f.number("bytes_up", r.bytes_up);
+  f.number("bytes_down", r.bytes_down);
+  f.number("duration_ms", static_cast<std::uint64_t>(ms.count()));
+  f.plain("end", token(r.end));
+  if (r.error) f.plain("error", uv_err_name(r.error));
+  if (!r.protocol_error.empty()) f.outside("protocol_error", r.protocol_error);  // it may quote the client's bytes
 }
 
-void log_access(const AccessRecord& record) {
-  if (spdlog::should_log(spdlog::level::info)) spdlog::info("{}", format_access_line(record));
+AccessLog::AccessLog(uv_loop_t* loop) {
+  uv_prepare_init(loop, &turn_);
+  turn_.data = this;
+  uv_prepare_start(&turn_, on_turn);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&turn_));  // it keeps no loop running by itself
+}
+
+void AccessLog::write(const AccessRecord& record) {
+  if (!spdlog::should_log(spdlog::level::info)) return;
+  LogFormat format = log_format();
+  if (format == LogFormat::Json) {
+    lines_ += "{\"time\":\"";
+    append_time(lines_);
+    lines_ += "\",\"level\":\"info\"";
+    append_access_fields(lines_, record, format);
+    lines_ += "}\n";
+  } else {
+    append_time(lines_);
+    lines_ += " info ";
+    append_access_fields(lines_, record, format);
+    lines_ += '\n';
+  }
+  if (!open_ || lines_.size() >= PIPE_BUF) flush();
+}
+
+void AccessLog::close() {
+  flush();
+  if (!open_) return;
+  open_ = false;
+  uv_close(reinterpret_cast<uv_handle_t*>(&turn_), nullptr);
+}
+
+void AccessLog::on_turn(uv_prepare_t* prepare) { static_cast<AccessLog*>(prepare->data)->flush(); }
+
+void AccessLog::flush() noexcept {
+  // Pieces of whole lines of at most PIPE_BUF bytes: a write that size to a pipe is never split,
+  // nor mixed with another worker's.
+  std::size_t done = 0;
+  while (done < lines_.size()) {
+    std::size_t size = lines_.size() - done;
+    if (size > PIPE_BUF) {
+      std::size_t last_line_end = lines_.rfind('\n', done + PIPE_BUF - 1);
+      size = last_line_end != std::string::npos && last_line_end >= done ? last_line_end + 1 - done
+                                                                         : lines_.find('\n', done) + 1 - done;
+    }
+    ssize_t written = ::write(STDERR_FILENO, lines_.data() + done, size);
+    if (written < 0 && errno == EINTR) continue;
+    if (written <= 0) break;  // a log that cannot be written loses its lines, not the connections
+    done += static_cast<std::size_t>(written);
+  }
+  lines_.clear();
+}
+
+void AccessLog::append_time(std::string& out) {
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now).count();
+  std::int64_t second = ms / 1000;
+  if (second != second_) {  // one localtime_r a second, not one a line
+    second_ = second;
+    time_t t = static_cast<time_t>(second);
+    tm local{};
+    localtime_r(&t, &local);
+    std::strftime(second_text_, sizeof second_text_, "%Y-%m-%dT%H:%M:%S", &local);
+  }
+  char millis[8];
+  std::snprintf(millis, sizeof millis, ".%03d", static_cast<int>(ms % 1000));
+  out += second_text_;
+  out += millis;
 }
 
 }  // namespace passthru::core

@@ -1,10 +1,17 @@
 // AccessRecord: what one connection (or one stream of an M-PROXY tunnel) did, filled in by its
 // stages along the way and written as one line at `info` when it ends. One formatter for plain
-// connections and tunnel streams alike:
-//   client=ADDR [via=ADDR] listener=ADDR [stream=ID] [unwrapped facts] protocol=NAME rule=...
-//   [facts] action=... [target=...|streams=N] bytes_up=N bytes_down=N duration_ms=N end=TOKEN
-//   [error=NAME] [protocol_error="..."]
+// connections and tunnel streams alike, in either format:
+//   text: TIME info client=ADDR [via=ADDR] listener=ADDR [stream=ID] [unwrapped facts]
+//         protocol=NAME rule=... [facts] action=... [target=...|streams=N] bytes_up=N
+//         bytes_down=N duration_ms=N end=TOKEN [error=NAME] [protocol_error="..."]
+//   json: {"time":"TIME","level":"info","client":"ADDR",... the same fields ...}
+// AccessLog: each worker's writer of those lines. It keeps them off any lock shared between
+// workers: lines gather in the worker's own buffer and go out with one write(2) per turn of its
+// loop, in pieces of whole lines no longer than a pipe writes at once (PIPE_BUF), so that lines
+// from several workers never mix, on a pipe, a terminal or a file opened for appending.
 #pragma once
+
+#include <uv.h>
 
 #include <chrono>
 #include <cstdint>
@@ -32,10 +39,38 @@ struct AccessRecord {
   std::string protocol_error;
 };
 
-/// The line, without a trailing newline.
-std::string format_access_line(const AccessRecord& record);
+enum class LogFormat : std::uint8_t { Text, Json };
 
-/// Writes the line at `info`, if that level is on.
-void log_access(const AccessRecord& record);
+/// The format of every line from now on, the access log's and the others' (log_format).
+void set_log_format(LogFormat format) noexcept;
+LogFormat log_format() noexcept;
+
+/// Appends the record's line (without its time and level) in `format`: for text, the fields
+/// after "info "; for JSON, the members after "level", each with its leading comma.
+void append_access_fields(std::string& out, const AccessRecord& record, LogFormat format);
+
+class AccessLog {
+ public:
+  explicit AccessLog(uv_loop_t* loop);
+  AccessLog(const AccessLog&) = delete;
+  AccessLog& operator=(const AccessLog&) = delete;
+
+  /// Adds the record's line, if `info` is logged; it goes out before the loop next waits.
+  void write(const AccessRecord& record);
+  /// Writes out what is gathered, and stops (the loop is closing); later lines go out at once.
+  void close();
+
+ private:
+  static void on_turn(uv_prepare_t* prepare);
+  void flush() noexcept;
+  /// "2026-11-29T21:20:43.371", local time as the other log lines say it.
+  void append_time(std::string& out);
+
+  std::string lines_;
+  uv_prepare_t turn_{};
+  bool open_ = true;
+  std::int64_t second_ = -1;  ///< the second `second_text_` says
+  char second_text_[24] = {};
+};
 
 }  // namespace passthru::core

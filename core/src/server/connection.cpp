@@ -153,7 +153,7 @@ void Connection::on_released() {
     record_.bytes_up = forwarder_.bytes_up();
     record_.bytes_down = forwarder_.bytes_down();
   }
-  log_access(record_);
+  worker_.access_log().write(record_);
   rules_->metrics.connection_ended(record_);
   worker_.limits().release(*rules_->counts, counted_);
   worker_.remove(this);

@@ -19,6 +19,7 @@
 #include "../plugin_host/plugin_registry.hpp"
 #include "config_watch.hpp"
 #include "listening_sockets.hpp"
+#include "log_settings.hpp"
 #include "worker.hpp"
 
 namespace passthru::core {
@@ -115,7 +116,13 @@ int Server::run() {
   sigaddset(&signals_, SIGINT);
   sigaddset(&signals_, SIGTERM);
   sigaddset(&signals_, SIGHUP);
+  sigaddset(&signals_, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
+
+  if (std::string error = apply_log_settings(*config_, log_level_override_); !error.empty()) {
+    std::fprintf(stderr, "%s\n", error.c_str());
+    return 1;
+  }
 
   if (!start(files.rlim_cur)) return 1;
   note_loaded();
@@ -129,7 +136,12 @@ int Server::run() {
       drain(number);
       break;
     }
-    if (number == SIGHUP) reload("SIGHUP");
+    if (number == SIGHUP) {
+      reload("SIGHUP");
+    } else if (number == SIGUSR1) {
+      if (std::string error = reopen_log_file(*config_); !error.empty()) spdlog::error("{}", error);
+      else spdlog::info("received SIGUSR1: log file opened again");
+    }
     else if (config_->watch_config && watch_.changed()) reload("the file changed");
   }
   for (auto& thread : threads) thread.join();
@@ -205,12 +217,12 @@ void Server::reload(const char* why) {
   std::optional<Config> loaded = load_config(config_->path, plugins, errors);
   std::optional<std::vector<OpenListener>> listeners;
   std::string error;
-  if (loaded) {
-    listeners = open_listeners(*loaded, workers_count_, listeners_, error);
-    if (!listeners) errors.push_back(error);
-  }
+  if (loaded) error = apply_log_settings(*loaded, log_level_override_);
+  if (loaded && error.empty()) listeners = open_listeners(*loaded, workers_count_, listeners_, error);
+  if (!error.empty()) errors.push_back(error);
   watch_.remember();
   if (!listeners) {
+    if (loaded) apply_log_settings(*config_, log_level_override_);  // back as they were
     for (const std::string& e : errors) spdlog::error("{}", e);
     spdlog::error("reload failed: kept the running config");
     ++process_metrics_.reloads_failed;
@@ -231,7 +243,6 @@ void Server::reload(const char* why) {
   for (auto& done : taken) done.wait();  // from here on every new connection is the new config's
   listeners_ = std::move(*listeners);
   config_ = std::move(config);
-  if (log_level_override_.empty()) spdlog::set_level(spdlog::level::from_str(config_->log_level));
   ++process_metrics_.reloads_succeeded;
   process_metrics_.last_reload_ok = true;
   note_loaded();

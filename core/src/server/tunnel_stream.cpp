@@ -378,7 +378,7 @@ void TunnelStream::close(CloseReason why, bool reset) {
   deadline_.stop();
   backend_.close(reset);
   to_backend_.clear();
-  log_access(record_);
+  tunnel_.worker().access_log().write(record_);
   tunnel_.metrics().stream_ended(record_);
   tunnel_.stream_ended(this);
   deadline_.close();

@@ -75,6 +75,7 @@ bool Worker::set_up(std::shared_ptr<const Config> config, std::vector<ListenerPl
   drain_over_.data = this;
   uv_timer_init(&loop_, &retired_over_);
   retired_over_.data = this;
+  access_log_ = std::make_unique<AccessLog>(&loop_);
   event_set_ = EventSet::open(&loop_, error);
   if (!event_set_) return fail(error);
   for (const ListenerPlan& plan : listeners) {
@@ -342,6 +343,7 @@ void Worker::stop_now() {
   uv_close(handle(&wake_), nullptr);
   uv_close(handle(&drain_over_), nullptr);
   uv_close(handle(&retired_over_), nullptr);
+  if (access_log_) access_log_->close();  // the connections' last lines go out at once
   {
     std::lock_guard guard(reload_lock_);  // one asked for too late: nothing waits for it in vain
     if (reload_) {

@@ -20,6 +20,7 @@
 #include "../config/config.hpp"
 #include "../metrics/counters.hpp"
 #include "../metrics/listener_metrics.hpp"
+#include "access_log.hpp"
 #include "buffer_pool.hpp"
 #include "connection_limits.hpp"
 #include "event_set.hpp"
@@ -104,6 +105,7 @@ class Worker {
   EventSet& event_set() noexcept { return *event_set_; }
   PipePool& pipe_pool() noexcept { return pipe_pool_; }
   ConnectionLimits& limits() noexcept { return *limits_; }
+  AccessLog& access_log() noexcept { return *access_log_; }
   /// What this worker counted, for the metrics endpoint (thread-safe to read).
   const WorkerMetrics& metrics() const noexcept { return metrics_; }
   void add(Connection* connection) noexcept;
@@ -166,6 +168,7 @@ class Worker {
   PipePool pipe_pool_;
   ConnectionLimits* limits_;
   WorkerMetrics metrics_;  ///< outlives every ListenerRules, whose counts it holds
+  std::unique_ptr<AccessLog> access_log_;  ///< made with the loop
   Connection* connections_ = nullptr;
   bool stopping_ = false;
   bool draining_ = false;
