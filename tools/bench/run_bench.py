@@ -14,7 +14,9 @@ same load generator for all):
   - memory: RSS per idle forwarded connection (9,000 held: this machine allows 20,000 files);
   - rules: passthru's rate with 1 SNI rule and with 100,000 (exact and wildcard);
   - timeouts: passthru's CPU per connection with its default timeouts (1 h idle) and with every
-    relay timeout off.
+    relay timeout off;
+  - observability: passthru at log_level "info" (a line per connection, to a file) against
+    "warn", and with its metrics endpoint on and scraped every second against none.
 The connection rate is also measured through floor_proxy (with 2 threads, and with 1), which
 parses nothing and makes the fewest system calls we know of: what any proxy on this machine pays
 per connection at least.
@@ -31,7 +33,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,9 +165,12 @@ def started_passthru(tmp, label, lines, ports):
     return Proxy(label, p, ports)
 
 
-def passthru(tmp, backends, workers=2, extra_rules=0, label="passthru", listener_options=()):
+def passthru(tmp, backends, workers=2, extra_rules=0, label="passthru", listener_options=(), log_level="warn",
+             metrics_port=None):
     ports = {k: free_port() for k in backends}
-    lines = ['log_level = "warn"', f"workers = {workers}"]
+    lines = [f'log_level = "{log_level}"', f"workers = {workers}"]
+    if metrics_port:
+        lines += ["[metrics]", f'listen = "127.0.0.1:{metrics_port}"']
     for kind, port in ports.items():
         lines += [f'[servers."127.0.0.1:{port}"]', *listener_options, f'[servers."127.0.0.1:{port}".TLS]',
                   f'"SNI {NAME}" = {{ action = "FORWARD", to_addr = "127.0.0.1:{backends[kind]}" }}']
@@ -272,6 +279,8 @@ def main():
         p = start([LOADGEN, "backend", "--listen", f"127.0.0.1:{free_port()}", "--mode", mode])
         return int(p.stdout.readline().split()[1])
 
+    metrics_port = free_port()
+    scraping = threading.Event()  # set: the scraper stops
     try:
         for kind, mode in (("push", "sink"), ("pull", "source")):
             shared[kind] = backend(mode)
@@ -282,12 +291,21 @@ def main():
             # one's search for a free port.
             return {"rate": backend("answer"), **shared}
 
+        def scrape():  # as a Prometheus server would, every second, for the whole run
+            while not scraping.wait(1):
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read()
+                except OSError:
+                    pass
+        threading.Thread(target=scrape, daemon=True).start()
         direct = Proxy("direct", None, backends())
         proxies = [direct, floor_proxy(tmp, backends()), floor_proxy(tmp, backends(), 1, "floor-1-thread"),
                    passthru(tmp, backends()),
                    passthru(tmp, backends(), workers=1, label="passthru-1-worker"),
                    passthru(tmp, backends(), label="passthru-no-timeouts",
                             listener_options=("idle_timeout_ms = 0", "half_closed_timeout_ms = 0")),
+                   passthru(tmp, backends(), label="passthru-info", log_level="info"),
+                   passthru(tmp, backends(), label="passthru-metrics", metrics_port=metrics_port),
                    haproxy(tmp, backends()), nginx(tmp, backends()), sslh(tmp, backends())]
         streamed = [p for p in proxies if "push" in p.ports] + [passthru_tunnel(tmp, shared)]
         rules = [passthru(tmp, backends(), label="passthru-1-rule"),
@@ -329,6 +347,7 @@ def main():
                 held.wait(timeout=60)
                 time.sleep(1)
     finally:
+        scraping.set()
         stop_all()
 
     def med(key, field):
@@ -351,9 +370,12 @@ def main():
                          f"{med(key, 'cpu_us'):.0f} | {vs_floor} | {sum(x['errors'] for x in rate[key])} |")
         lines.append("")
     if not args.memory_only:
-        timeouts = [med(("passthru", h), "cpu_us") / med(("passthru-no-timeouts", h), "cpu_us") for h in HELLOS]
-        lines += ["CPU per connection with passthru's default relay timeouts against every timeout off: "
-                  + ", ".join(f"{t:.3f}× ({h} hello)" for h, t in zip(HELLOS, timeouts)) + ".", ""]
+        def cpu_ratio(label, base="passthru"):
+            return ", ".join(f"{med((label, h), 'cpu_us') / med((base, h), 'cpu_us'):.3f}× ({h} hello)" for h in HELLOS)
+        lines += ["CPU per connection, as a ratio to passthru as configured above (warn, default timeouts, no "
+                  f"metrics endpoint): every relay timeout off {cpu_ratio('passthru-no-timeouts')}; "
+                  f"log_level info, a line per connection {cpu_ratio('passthru-info')}; metrics endpoint on and "
+                  f"scraped every second {cpu_ratio('passthru-metrics')}.", ""]
     lines += [] if args.memory_only else ["**Throughput, Gbit/s**", "",
                                           "| proxy | 1 conn up | 1 conn down | 8 conns up | 8 conns down |", "|---|---|---|---|---|"]
     for p in [] if args.memory_only else streamed:
