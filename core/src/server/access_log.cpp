@@ -12,6 +12,7 @@ std::string format_access_line(const AccessRecord& r) {
   std::string line = "client=" + format_address(r.client.get());
   if (r.via.any.sa_family != AF_UNSPEC) line += " via=" + format_address(r.via.get());
   if (r.listener) line += " listener=" + *r.listener;
+  if (r.destination.any.sa_family != AF_UNSPEC) line += " dst=" + format_address(r.destination.get());
   if (!r.stream.empty()) line += " stream=" + r.stream;
   if (r.unwrapped) line += r.unwrapped->to_log();
   const Decision& d = r.decision;
@@ -26,7 +27,8 @@ std::string format_access_line(const AccessRecord& r) {
   if (!d.action) {
     if (d.kind != Decision::Kind::Pending) line += " action=REJECT";
   } else if (d.action->kind == ActionKind::Forward) {
-    line += " action=FORWARD target=" + d.action->to.to_string();
+    line += " action=FORWARD target=";
+    line += d.action->to_original ? format_address(r.target.get()) : d.action->to.to_string();
   } else if (d.action->kind == ActionKind::Demux) {
     line += " action=DEMUX streams=" + std::to_string(r.streams);
   } else {

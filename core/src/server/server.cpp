@@ -17,6 +17,7 @@
 #include <memory>
 #include <thread>
 
+#include "transparent.hpp"
 #include "worker.hpp"
 
 namespace passthru::core {
@@ -27,8 +28,9 @@ namespace {
 constexpr rlim_t kLeastDescriptors = 16;
 
 /// A non-blocking listening socket on `at` with SO_REUSEPORT, so every worker can have its own
-/// socket on the same address. Returns the descriptor, or -1 with `error` set.
-int open_listener(const Endpoint& at, std::uint16_t port, std::string& error) {
+/// socket on the same address; `transparent` for transparent = true. Returns the descriptor, or
+/// -1 with `error` set.
+int open_listener(const Endpoint& at, std::uint16_t port, bool transparent, std::string& error) {
   sockaddr_storage address = at.address;
   if (address.ss_family == AF_INET) reinterpret_cast<sockaddr_in*>(&address)->sin_port = htons(port);
   else reinterpret_cast<sockaddr_in6*>(&address)->sin6_port = htons(port);
@@ -43,6 +45,11 @@ int open_listener(const Endpoint& at, std::uint16_t port, std::string& error) {
   // Accepted sockets inherit TCP_NODELAY from the listener: one call here, none per connection.
   // Relayed bytes go out as they come; Nagle's delay would only hold back a peer's last bytes.
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  if (int status = transparent ? make_transparent(fd, address.ss_family) : 0; status < 0) {
+    error = transparent_refusal(status);
+    ::close(fd);
+    return -1;
+  }
   auto* at_address = reinterpret_cast<sockaddr*>(&address);
   if (bind(fd, at_address, address_length(at_address)) < 0 || listen(fd, SOMAXCONN) < 0) {
     error = std::strerror(errno);
@@ -94,6 +101,11 @@ int run_server(const Config& config) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  if (std::string refused = check_source_capability(config); !refused.empty()) {
+    std::fprintf(stderr, "%s\n", refused.c_str());
+    return 1;
+  }
+
   // fds[w][s]: worker w's socket for server s. Port 0 is resolved by the first bind, and the
   // other workers bind the port it got.
   std::vector<std::vector<int>> fds(workers, std::vector<int>(config.servers.size(), -1));
@@ -103,7 +115,7 @@ int run_server(const Config& config) {
     std::uint16_t port = server.listen.port;
     for (unsigned w = 0; w < workers; ++w) {
       std::string error;
-      int fd = open_listener(server.listen, port, error);
+      int fd = open_listener(server.listen, port, server.transparent, error);
       if (fd < 0) {
         std::fprintf(stderr, "%s\n",
                      format_error(config.path, server.where, "cannot listen on " + server.key + ": " + error).c_str());
