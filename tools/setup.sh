@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what passthru needs to build and test on Debian 12, if it is missing: the compiler
-# and libraries, the real peers the tests drive (openssl, curl, haproxy, nginx, sshd), and the
-# npm packages the tests use (proxy-packer, the M-PROXY reference).
+# and libraries, the real peers the tests drive (openssl, curl, haproxy, nginx, sshd), the
+# network tools of the transparent-mode test (ip, nft), and the npm packages the tests use
+# (proxy-packer, the M-PROXY reference).
 # Runs `apt-get update` once before installing, since a fresh machine's lists are stale.
 set -euo pipefail
 
@@ -15,6 +16,8 @@ packages=(
   openssl curl haproxy nginx libnginx-mod-stream openssh-server openssh-client sslh
   # the metrics endpoint's tests: promtool check metrics, and a real Prometheus scraping it
   prometheus
+  # transparent mode's test: network namespaces, veth pairs and TPROXY rules
+  iproute2 nftables
 )
 
 # Node.js runs the M-PROXY reference (proxy-packer) in the tests; the machine may have its own.

@@ -1,7 +1,11 @@
 // Unit tests of Connector on loopback: a connected socket handed over, a refused port, a name
-// that does not resolve, a connect that times out, and cancel() while resolving or connecting.
+// that does not resolve, a connect that times out, and cancel() while resolving or connecting;
+// and connecting from a given source (transparent mode's source = "client" and "client_port"),
+// which needs CAP_NET_ADMIN, as root has: from other loopback addresses, which are this host's
+// own, so no routing is needed for the replies.
 #include <doctest/doctest.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -81,6 +85,43 @@ std::string outcome_of_connect(LoopFixture& fx, const Endpoint& to, std::uint32_
   dial.owner.backend.close();
   CHECK(dial.lifetime.end());
   return dial.owner.heard();
+}
+
+/// A loopback source address for ConnectFrom: 127.0.0.x, port `port`.
+IpAddress loopback_source(const char* ip, std::uint16_t port) {
+  IpAddress address;
+  address.v4.sin_family = AF_INET;
+  address.v4.sin_port = htons(port);
+  inet_pton(AF_INET, ip, &address.v4.sin_addr);
+  return address;
+}
+
+/// Connects to `listener` from `from`, accepts, and returns the peer's address as the
+/// listener saw it ("127.0.0.2:40000"), or what the owner heard if it was not connected.
+std::string peer_seen(LoopFixture& fx, LoopbackPort& listener, ConnectFrom from) {
+  Endpoint to = listener.endpoint();
+  Dial dial(fx);
+  dial.connector.connect(to, 5000, from);
+  fx.wait_until([&] { return dial.owner.calls() > 0; });
+  std::string seen = dial.owner.heard();
+  if (seen == "connected") {
+    sockaddr_storage peer{};
+    socklen_t length = sizeof peer;
+    int accepted = accept(listener.fd(), reinterpret_cast<sockaddr*>(&peer), &length);
+    seen = accepted >= 0 ? format_address(reinterpret_cast<sockaddr*>(&peer)) : "not accepted";
+    if (accepted >= 0) close(accepted);
+  }
+  dial.owner.backend.close();
+  CHECK(dial.lifetime.end());
+  return seen;
+}
+
+void require_net_admin() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int on = 1;
+  bool allowed = setsockopt(fd, SOL_IP, IP_TRANSPARENT, &on, sizeof on) == 0;
+  close(fd);
+  REQUIRE_MESSAGE(allowed, "these tests need CAP_NET_ADMIN for IP_TRANSPARENT: run them as root");
 }
 
 }  // namespace
@@ -183,6 +224,60 @@ TEST_CASE("cancel() while connecting: the owner hears nothing more, even once th
     fx.wait_for(100);  // the deadline is the owner's and stays open: only the connector's use of it ends
     CHECK(dial.owner.calls() == 0);
     CHECK(dial.lifetime.end());
+  }
+  CHECK(fx.close() == 0);
+}
+
+TEST_CASE("source client_port: the backend sees the client's address and port") {
+  require_net_admin();
+  LoopFixture fx;
+  {
+    LoopbackPort listener(8);
+    LoopbackPort taken(std::nullopt);  // a port no one else has now, bound on 127.0.0.1 only
+    IpAddress client = loopback_source("127.0.0.2", taken.port());
+    CHECK(peer_seen(fx, listener, {client.get(), true}) == "127.0.0.2:" + std::to_string(taken.port()));
+  }
+  CHECK(fx.close() == 0);
+}
+
+TEST_CASE("source client: the backend sees the client's address, from a port the kernel picked") {
+  require_net_admin();
+  LoopFixture fx;
+  {
+    LoopbackPort listener(8);
+    IpAddress client = loopback_source("127.0.0.3", 40000);
+    std::string seen = peer_seen(fx, listener, {client.get(), false});
+    CHECK(seen.starts_with("127.0.0.3:"));
+    CHECK(seen != "127.0.0.3:40000");  // the client's port stays the client's
+  }
+  CHECK(fx.close() == 0);
+}
+
+TEST_CASE("a client address and port already in use here ends with source_refused EADDRINUSE") {
+  require_net_admin();
+  LoopFixture fx;
+  {
+    LoopbackPort listener(8);
+    // The client's own socket on this host (the same-host limitation): its pair is taken.
+    int own = socket(AF_INET, SOCK_STREAM, 0);
+    IpAddress client = loopback_source("127.0.0.4", 0);
+    REQUIRE(bind(own, client.get(), sizeof client.v4) == 0);
+    socklen_t length = sizeof client.v4;
+    getsockname(own, client.get(), &length);
+    CHECK(peer_seen(fx, listener, {client.get(), true}) == "source_refused EADDRINUSE");
+    close(own);
+  }
+  CHECK(fx.close() == 0);
+}
+
+TEST_CASE("a client of the other family than the target ends with source_refused EAFNOSUPPORT") {
+  LoopFixture fx;
+  {
+    LoopbackPort listener(8);
+    IpAddress client;
+    client.v6.sin6_family = AF_INET6;
+    client.v6.sin6_addr = in6addr_loopback;
+    CHECK(peer_seen(fx, listener, {client.get(), false}) == "source_refused EAFNOSUPPORT");
   }
   CHECK(fx.close() == 0);
 }

@@ -25,6 +25,9 @@ constexpr std::int64_t kMaxTimeoutMs = 2'147'483'647;
 /// The most connections a limit may name (0 being none): far past any process's descriptors.
 constexpr std::int64_t kMaxConnections = 1 << 24;
 
+/// to_addr's word for a transparent connection's original destination.
+constexpr std::string_view kOriginal = "ORIGINAL";
+
 SourcePosition position_of(const toml::source_region& region) {
   return {static_cast<std::uint32_t>(region.begin.line), static_cast<std::uint32_t>(region.begin.column)};
 }
@@ -241,6 +244,41 @@ class Loader {
     for (ProtocolTable& protocol : server.protocols)
       for (Action& action : protocol.actions) resolve_timeouts(server.timeout_keys, action);
     if (server.catchall) resolve_timeouts(server.timeout_keys, *server.catchall);
+    check_transparent_forwards(server);
+  }
+
+  /// What a FORWARD's ORIGINAL and source need of their listener: ORIGINAL a transparent
+  /// listener, source a target of the family its clients have; neither goes with a DEMUX rule,
+  /// whose streams were not diverted by the kernel and have no address of their own to bind.
+  void check_transparent_forwards(const ServerConfig& server) {
+    std::vector<const Action*> actions = actions_of(server);
+    bool demux = std::any_of(actions.begin(), actions.end(), [](const Action* a) { return a->kind == ActionKind::Demux; });
+    for (const Action* action : actions) {
+      if (action->kind != ActionKind::Forward) continue;
+      if (action->to_original && !server.transparent)
+        error(action->to_addr_at, "to_addr = \"ORIGINAL\" needs a transparent listener: add transparent = true to "
+                                  "[servers.\"" + server.key + "\"] and TPROXY rules (README: transparent mode)");
+      else if (demux && (action->to_original || action->source != SourceKind::Own))
+        error(action->to_original ? action->to_addr_at : action->source_at,
+              "this listener has a DEMUX rule, whose M-PROXY streams could take this rule too; ORIGINAL and source are "
+              "for connections the kernel diverted to passthru, not for streams inside a tunnel");
+      else if (action->source != SourceKind::Own && !action->to_original)
+        check_source_family(server, *action);
+    }
+  }
+
+  /// A client can connect to a backend from its own address only in its own family: an IPv4
+  /// listener has IPv4 clients only, an IPv6 one IPv6 clients only, unless it is [::] (both).
+  void check_source_family(const ServerConfig& server, const Action& action) {
+    sa_family_t target = action.to.address.ss_family;
+    sa_family_t listener = server.listen.address.ss_family;
+    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(server.listen.address).sin6_addr;
+    bool both = listener == AF_INET6 && (IN6_IS_ADDR_UNSPECIFIED(&v6) || IN6_IS_ADDR_V4MAPPED(&v6));
+    if (target == listener || both) return;
+    const char* clients = listener == AF_INET ? "IPv4" : "IPv6";
+    const char* other = target == AF_INET ? "IPv4" : "IPv6";
+    error(action.source_at, std::string("source needs a target of its clients' family: listener ") + server.key +
+                                " has " + clients + " clients only, and " + action.to.to_string() + " is " + other);
   }
 
   void read_server_entries(const toml::table& table, ServerConfig& server) {
@@ -263,11 +301,15 @@ class Loader {
         read_option(*key, *node, server.max_connections, 0, kMaxConnections);
       } else if (name == "max_connections_per_source") {
         read_option(*key, *node, server.max_connections_per_source, 0, kMaxConnections);
+      } else if (name == "transparent") {
+        auto on = node->value<bool>();
+        if (!on) error_at(*node, "transparent must be true or false");
+        else server.transparent = *on;
       } else if (!read_timeout_key(*key, *node, server.timeout_keys)) {
         error_at(*key, "unknown listener option '" + name +
                            "'; options are timeout_ms, max_sniff_bytes, connect_timeout_ms, idle_timeout_ms, "
                            "half_closed_timeout_ms, max_lifetime_ms, max_connections, max_connections_per_source, "
-                           "and a sub-table is a protocol: [servers.\"" + server.key + "\".TLS]");
+                           "transparent, and a sub-table is a protocol: [servers.\"" + server.key + "\".TLS]");
       }
     }
   }
@@ -333,6 +375,7 @@ class Loader {
     const toml::node* to_addr = nullptr;
     const toml::node* send_proxy = nullptr;
     const toml::node* v2_options = nullptr;
+    const toml::node* source = nullptr;
     std::vector<std::pair<const toml::key*, const toml::node*>> limits;
     std::vector<std::pair<const toml::key*, const toml::node*>> timeouts;
     bool has_action = false;
@@ -350,6 +393,8 @@ class Loader {
         send_proxy = value;
       } else if (key->str() == "proxy_v2_options") {
         v2_options = value;
+      } else if (key->str() == "source") {
+        source = value;
       } else if (key->str() == "max_streams" || key->str() == "max_message_bytes" || key->str() == "max_stream_buffer") {
         limits.emplace_back(key, value);
       } else if (key->str() == "idle_timeout_ms" || key->str() == "half_closed_timeout_ms" ||
@@ -357,7 +402,7 @@ class Loader {
         timeouts.emplace_back(key, value);
       } else {
         error_at(*key, "unknown key '" + std::string(key->str()) + "' in rule '" + rule +
-                           "'; a rule takes action, to_addr, send_proxy, proxy_v2_options, idle_timeout_ms, "
+                           "'; a rule takes action, to_addr, source, send_proxy, proxy_v2_options, idle_timeout_ms, "
                            "half_closed_timeout_ms, max_lifetime_ms, and for DEMUX max_streams, "
                            "max_message_bytes and max_stream_buffer");
         ok = false;
@@ -406,13 +451,22 @@ class Loader {
       }
       auto text = to_addr->value<std::string>();
       std::string why;
-      auto endpoint = text ? parse_endpoint(*text, true, PortRule::NonZero, why) : std::nullopt;
+      // "ORIGINAL" alone keeps the original port; "ORIGINAL:PORT" reads like any host:port.
+      auto endpoint = !text                 ? std::nullopt
+                      : *text == kOriginal ? std::optional<Endpoint>(Endpoint{std::string(kOriginal)})
+                                           : parse_endpoint(*text, true, PortRule::NonZero, why);
       if (!text) why = "to_addr must be a string \"host:port\"";
       if (!endpoint) {
         error_at(*to_addr, why);
         return std::nullopt;
       }
       action.to = *endpoint;
+      action.to_original = endpoint->host == kOriginal;
+      action.to_addr_at = position_of(to_addr->source());
+      if (source && !read_source(*source, action)) return std::nullopt;
+    } else if (source) {
+      error_at(*source, "source goes with FORWARD only: it is where the backend connection comes from");
+      return std::nullopt;
     } else if (to_addr) {
       error_at(*to_addr, *kind == "UNWRAP"  ? "an UNWRAP rule takes no to_addr: detection goes on after the header"
                          : *kind == "DEMUX" ? "a DEMUX rule takes no to_addr: each stream is routed by the listener's rules"
@@ -420,6 +474,24 @@ class Loader {
       return std::nullopt;
     }
     return ok ? std::optional<Action>(action) : std::nullopt;
+  }
+
+  /// A FORWARD's source: "client" or "client_port", toward an IP address (or ORIGINAL) only.
+  bool read_source(const toml::node& node, Action& action) {
+    auto value = node.value<std::string>();
+    if (!value || (*value != "client" && *value != "client_port")) {
+      error_at(node, "source must be \"client\" (the client's address, a port the kernel picks) or \"client_port\" "
+                     "(its address and port)");
+      return false;
+    }
+    if (!action.to.is_literal && !action.to_original) {
+      error_at(node, "source needs an IP address or ORIGINAL in to_addr: the host name " + action.to.host +
+                         " may resolve to another family than the client's");
+      return false;
+    }
+    action.source = *value == "client" ? SourceKind::Client : SourceKind::ClientPort;
+    action.source_at = position_of(node.source());
+    return true;
   }
 
   bool read_send_proxy(const toml::node& node, const toml::node* options, ProxySend& send) {
@@ -459,6 +531,14 @@ class Loader {
 };
 
 }  // namespace
+
+std::vector<const Action*> actions_of(const ServerConfig& server) {
+  std::vector<const Action*> actions;
+  for (const ProtocolTable& protocol : server.protocols)
+    for (const Action& action : protocol.actions) actions.push_back(&action);
+  if (server.catchall) actions.push_back(&*server.catchall);
+  return actions;
+}
 
 std::string format_error(const fs::path& file, SourcePosition where, const std::string& message) {
   std::string out = file.string();

@@ -51,9 +51,18 @@ struct TimeoutKeys {
   std::optional<std::uint32_t> max_lifetime_ms;
 };
 
+/// Where a FORWARD's backend connection comes from: passthru's own address (the kernel's
+/// choice), or the client's, so that the backend sees the client (transparent mode): with a
+/// port the kernel picks (source = "client") or with the client's own port ("client_port").
+enum class SourceKind : std::uint8_t { Own, Client, ClientPort };
+
 struct Action {
   ActionKind kind = ActionKind::Reject;
-  Endpoint to;       ///< Forward only
+  Endpoint to;       ///< Forward only; for ORIGINAL, host "ORIGINAL" and the port to use (0: the same)
+  bool to_original = false;  ///< Forward only: to_addr = "ORIGINAL[:PORT]", the connection's original destination
+  SourceKind source = SourceKind::Own;  ///< Forward only
+  passthru::sdk::SourcePosition to_addr_at;  ///< where to_addr and source are written, for the
+  passthru::sdk::SourcePosition source_at;   ///< checks that need the whole listener
   std::string rule;  ///< the rule key, for logs ("SNI example.com", "CATCHALL")
   ProxySend send_proxy;  ///< Forward only: a PROXY header to write before the stream
   DemuxLimits demux;     ///< Demux only
@@ -77,6 +86,7 @@ struct ServerConfig {
   std::uint32_t timeout_ms = 5000;
   std::uint32_t max_sniff_bytes = 16384;
   std::uint32_t connect_timeout_ms = 5000;
+  bool transparent = false;  ///< IP_TRANSPARENT: takes connections TPROXY diverted to it, for any address
   TimeoutKeys timeout_keys;  ///< the listener's defaults for its FORWARD rules
   std::uint32_t max_connections = 0;             ///< live at once on this listener; 0: no limit
   std::uint32_t max_connections_per_source = 0;  ///< live at once from one client address; 0: no limit
@@ -103,6 +113,9 @@ struct Config {
   std::vector<Plugin> plugins;  ///< every plugin loaded for this config
   std::vector<ServerConfig> servers;
 };
+
+/// Every rule's action in `server`: its protocols' in file order, then its CATCHALL's.
+std::vector<const Action*> actions_of(const ServerConfig& server);
 
 /// One error as `file:line:column: error: message` (line and column left out when unknown).
 std::string format_error(const std::filesystem::path& file, passthru::sdk::SourcePosition where,

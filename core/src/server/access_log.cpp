@@ -80,6 +80,7 @@ void append_access_fields(std::string& out, const AccessRecord& r, LogFormat for
   f.plain("client", format_address(r.client.get()));
   if (r.via.any.sa_family != AF_UNSPEC) f.plain("via", format_address(r.via.get()));
   if (r.listener) f.plain("listener", *r.listener);
+  if (r.destination.any.sa_family != AF_UNSPEC) f.plain("dst", format_address(r.destination.get()));
   if (!r.stream.empty()) f.outside("stream", r.stream);
   if (r.unwrapped) f.facts(*r.unwrapped);
   const Decision& d = r.decision;
@@ -95,7 +96,7 @@ void append_access_fields(std::string& out, const AccessRecord& r, LogFormat for
     if (d.kind != Decision::Kind::Pending) f.plain("action", "REJECT");
   } else if (d.action->kind == ActionKind::Forward) {
     f.plain("action", "FORWARD");
-    f.plain("target", d.action->to.to_string());
+    f.plain("target", d.action->to_original ? format_address(r.target.get()) : d.action->to.to_string());
   } else if (d.action->kind == ActionKind::Demux) {
     f.plain("action", "DEMUX");
     f.number("streams", r.streams);

@@ -1,7 +1,7 @@
 // AccessRecord: what one connection (or one stream of an M-PROXY tunnel) did, filled in by its
 // stages along the way and written as one line at `info` when it ends. One formatter for plain
 // connections and tunnel streams alike, in either format:
-//   text: TIME info client=ADDR [via=ADDR] listener=ADDR [stream=ID] [unwrapped facts]
+//   text: TIME info client=ADDR [via=ADDR] listener=ADDR [dst=ADDR] [stream=ID] [unwrapped facts]
 //         protocol=NAME rule=... [facts] action=... [target=...|streams=N] bytes_up=N
 //         bytes_down=N duration_ms=N end=TOKEN [error=NAME] [protocol_error="..."]
 //   json: {"time":"TIME","level":"info","client":"ADDR",... the same fields ...}
@@ -28,6 +28,8 @@ struct AccessRecord {
   IpAddress client;  ///< the peer, or the address a trusted header (or tunnel) gave
   IpAddress via;     ///< who sent the bytes, when not the client: a trusted proxy, a tunnel
   const std::string* listener = nullptr;
+  IpAddress destination;  ///< a transparent listener's connection: its original destination
+  IpAddress target;       ///< FORWARD to ORIGINAL: the address it went to
   std::string stream;                     ///< a tunnel stream's id, else empty
   const FactList* unwrapped = nullptr;    ///< what a stripped PROXY header said, if any
   Decision decision;                      ///< Pending when no decision was reached

@@ -20,6 +20,8 @@ enum class CloseReason : std::uint8_t {
   ConnectFailed,   ///< every address of the backend refused or failed
   ConnectTimeout,  ///< the backend did not accept within connect_timeout_ms
   OutOfDescriptors,  ///< no socket could be made for the backend: the process is at its limit
+  SourceRefused,   ///< the kernel refused to connect from the client's address (and port): source =
+                   ///< "client" or "client_port", and that pair is in use, not allowed, or of another family
   ProtocolError,   ///< the client broke the protocol of its tunnel (M-PROXY)
   TunnelClosed,    ///< the M-PROXY tunnel carrying this stream ended
   IdleTimeout,     ///< no byte either way for idle_timeout_ms
@@ -43,6 +45,7 @@ constexpr const char* token(CloseReason reason) noexcept {
     case CloseReason::ConnectFailed: return "connect_failed";
     case CloseReason::ConnectTimeout: return "connect_timeout";
     case CloseReason::OutOfDescriptors: return "out_of_descriptors";
+    case CloseReason::SourceRefused: return "source_refused";
     case CloseReason::ProtocolError: return "protocol_error";
     case CloseReason::TunnelClosed: return "tunnel_closed";
     case CloseReason::IdleTimeout: return "idle_timeout";

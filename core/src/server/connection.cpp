@@ -5,6 +5,7 @@
 #include <random>
 #include <string>
 
+#include "transparent.hpp"
 #include "worker.hpp"
 
 namespace passthru::core {
@@ -25,6 +26,7 @@ void Connection::start(Worker& worker, Listener& listener, int fd, const IpAddre
   self->peer_ = self->counted_ = peer;
   self->record_.client = self->peer_;
   self->record_.listener = &self->rules_->name;
+  if (self->server_.transparent) self->record_.destination = local_address(fd);  // TPROXY's original destination
   self->sniffer_.start(Socket(worker.event_set(), fd), self->peer_.get());
 }
 
@@ -70,9 +72,24 @@ void Connection::on_decided(const Decision& decision) {
     case ActionKind::Forward:
       stage_ = Stage::Connecting;
       connecting_since_ = std::chrono::steady_clock::now();
-      connector_.connect(decision.action->to, server_.connect_timeout_ms);
+      connect_backend(*decision.action);
       return;
   }
+}
+
+void Connection::connect_backend(const Action& action) {
+  ConnectFrom from;
+  if (action.source != SourceKind::Own) from = {record_.client.get(), action.source == SourceKind::ClientPort};
+  if (!action.to_original) {
+    connector_.connect(action.to, server_.connect_timeout_ms, from);
+    return;
+  }
+  record_.target = record_.destination;
+  if (action.to.port != 0) {  // ORIGINAL:PORT
+    if (record_.target.any.sa_family == AF_INET) record_.target.v4.sin_port = htons(action.to.port);
+    else record_.target.v6.sin6_port = htons(action.to.port);
+  }
+  connector_.connect(record_.target.get(), server_.connect_timeout_ms, from);
 }
 
 void Connection::on_sniff_failed(CloseReason why, int error) { end(why, error); }
@@ -105,12 +122,9 @@ std::string Connection::proxy_header(const Socket& client) const {
     for (char& c : unique_id) c = kDigits[random() & 0x0F];
     tlvs.unique_id = {unique_id, sizeof unique_id};
   }
-  IpAddress local = local_;
-  if (local.any.sa_family == AF_UNSPEC) {  // no trusted header gave one: the address we were reached at
-    socklen_t length = sizeof local;
-    getsockname(client.fd(), local.get(), &length);
-    unmap_ipv4(local);
-  }
+  IpAddress local = local_;  // a trusted header's, else the original destination (transparent)
+  if (local.any.sa_family == AF_UNSPEC) local = record_.destination;
+  if (local.any.sa_family == AF_UNSPEC) local = local_address(client.fd());  // the address we were reached at
   return passthru::wire::write_proxy_header(send, record_.client.get(), local.get(), tlvs);
 }
 

@@ -56,6 +56,9 @@ class Connection final : private Lifeline::Owner, private Sniffer::Owner, privat
   void on_tunnel_finished(CloseReason why, int error) override;
   void on_released() override;
 
+  /// FORWARD: connects to the rule's target, or the original destination, from the client's
+  /// address if the rule's source says so.
+  void connect_backend(const Action& action);
   /// The PROXY header the rule asks for (empty if none); `client` is asked for our own address.
   std::string proxy_header(const Socket& client) const;
   /// Records why it ended, closes whatever the current stage holds, and lets go.

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "event_set.hpp"
+#include "transparent.hpp"
 
 #ifndef IP_LOCAL_PORT_RANGE
 #define IP_LOCAL_PORT_RANGE 51  // Linux 6.3
@@ -53,14 +54,23 @@ Connector::~Connector() {
   if (addresses_) uv_freeaddrinfo(addresses_);
 }
 
-void Connector::connect(const Endpoint& to, std::uint32_t timeout_ms) {
-  to_ = &to;
+void Connector::connect(const sockaddr* to, std::uint32_t timeout_ms, ConnectFrom from) {
+  literal_ = to;
+  from_ = from;
   timeout_ms_ = timeout_ms;
   active_ = true;
+  try_next();
+}
+
+void Connector::connect(const Endpoint& to, std::uint32_t timeout_ms, ConnectFrom from) {
   if (to.is_literal) {
-    try_next();
+    connect(reinterpret_cast<const sockaddr*>(&to.address), timeout_ms, from);
     return;
   }
+  to_ = &to;
+  from_ = from;
+  timeout_ms_ = timeout_ms;
+  active_ = true;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -93,8 +103,8 @@ void Connector::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* result)
 
 void Connector::try_next() {
   const sockaddr* target = nullptr;
-  if (to_->is_literal) {
-    if (!literal_tried_) target = reinterpret_cast<const sockaddr*>(&to_->address);
+  if (literal_) {
+    if (!literal_tried_) target = literal_;
     literal_tried_ = true;
   } else {
     while (next_address_ && !target) {
@@ -120,7 +130,23 @@ void Connector::try_next() {
   int on = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);  // relayed bytes go out as they come
   if (connecting_fast(loop_)) search_every_ephemeral_port(fd);
+  if (from_.address) {
+    int status = from_.address->sa_family == target->sa_family ? bind_source(fd, from_.address, from_.keep_port)
+                                                               : -EAFNOSUPPORT;
+    if (status < 0) {
+      socket_.close();
+      fail(CloseReason::SourceRefused, status);
+      return;
+    }
+  }
   if (::connect(fd, target, address_length(target)) != 0 && errno != EINPROGRESS) {
+    // With a source bound, these say the four addresses are taken, not that the target failed.
+    if (from_.address && (errno == EADDRINUSE || errno == EADDRNOTAVAIL)) {
+      int error = -errno;
+      socket_.close();
+      fail(CloseReason::SourceRefused, error);
+      return;
+    }
     retry(-errno);
     return;
   }

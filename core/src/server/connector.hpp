@@ -4,6 +4,8 @@
 // outcome comes from epoll alone) and hands the connected socket to its owner, which owns it
 // from then on. Used by client connections and by each stream of an M-PROXY tunnel.
 // It borrows its owner's Deadline for the timeout and Lifeline for the resolve in flight.
+// In transparent mode it may connect to an address that is no Endpoint of the config (the
+// original destination) and from one that is not this host's (the client's: ConnectFrom).
 #pragma once
 
 #include <uv.h>
@@ -20,6 +22,15 @@ namespace passthru::core {
 
 class EventSet;
 
+/// Where a backend connection comes from when not from passthru's own address: a FORWARD's
+/// source = "client" (the client's address, a port connect() picks) or "client_port" (its port
+/// too). The kernel refusing it (that pair in use, not allowed, of another family than the
+/// target) ends the attempt as SourceRefused: another address of the target would not help.
+struct ConnectFrom {
+  const sockaddr* address = nullptr;  ///< nullptr: passthru's own, as the kernel chooses
+  bool keep_port = false;
+};
+
 class Connector final : private Socket::Watcher, private Deadline::Expiry {
  public:
   class Owner {
@@ -28,7 +39,7 @@ class Connector final : private Socket::Watcher, private Deadline::Expiry {
     /// owner's now (tell() it where its events go).
     virtual void on_connected(Socket backend) = 0;
     /// No address accepted in time: why (ResolveFailed, ConnectFailed, ConnectTimeout,
-    /// OutOfDescriptors), and the last error as a negated errno or libuv code.
+    /// OutOfDescriptors, SourceRefused), and the last error as a negated errno or libuv code.
     virtual void on_connect_failed(CloseReason why, int error) = 0;
 
    protected:
@@ -41,8 +52,10 @@ class Connector final : private Socket::Watcher, private Deadline::Expiry {
   Connector& operator=(const Connector&) = delete;
   ~Connector();
 
-  /// Starts connecting to `to` (which must outlive the connector).
-  void connect(const Endpoint& to, std::uint32_t timeout_ms);
+  /// Starts connecting to `to` (which must outlive the connector), from `from`'s address if any.
+  void connect(const Endpoint& to, std::uint32_t timeout_ms, ConnectFrom from = {});
+  /// Starts connecting to the one address `to` (ORIGINAL's), which must outlive the connector.
+  void connect(const sockaddr* to, std::uint32_t timeout_ms, ConnectFrom from = {});
   /// Gives up: closes the socket being connected; a resolve in flight is cancelled (its
   /// callback still comes, through the owner's Lifeline). The owner hears nothing more.
   void cancel() noexcept;
@@ -61,6 +74,8 @@ class Connector final : private Socket::Watcher, private Deadline::Expiry {
   Deadline* deadline_;
   Lifeline* lifeline_;
   const Endpoint* to_ = nullptr;
+  const sockaddr* literal_ = nullptr;  ///< the one address to try, if `to_` is not a name
+  ConnectFrom from_;
   std::uint32_t timeout_ms_ = 0;
   Socket socket_;  ///< the attempt in progress
   uv_getaddrinfo_t resolve_{};

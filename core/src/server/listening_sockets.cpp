@@ -9,13 +9,16 @@
 #include <cerrno>
 #include <cstring>
 
+#include "transparent.hpp"
+
 namespace passthru::core {
 
 namespace {
 
 /// A non-blocking listening socket on `at` with SO_REUSEPORT, so every worker can have its own
-/// socket on the same address. Returns the descriptor, or -1 with `error` set.
-int open_listener(const Endpoint& at, std::uint16_t port, std::string& error) {
+/// socket on the same address; `transparent` for transparent = true. Returns the descriptor, or
+/// -1 with `error` set.
+int open_listener(const Endpoint& at, std::uint16_t port, bool transparent, std::string& error) {
   sockaddr_storage address = at.address;
   if (address.ss_family == AF_INET) reinterpret_cast<sockaddr_in*>(&address)->sin_port = htons(port);
   else reinterpret_cast<sockaddr_in6*>(&address)->sin6_port = htons(port);
@@ -30,6 +33,11 @@ int open_listener(const Endpoint& at, std::uint16_t port, std::string& error) {
   // Accepted sockets inherit TCP_NODELAY from the listener: one call here, none per connection.
   // Relayed bytes go out as they come; Nagle's delay would only hold back a peer's last bytes.
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  if (int status = transparent ? make_transparent(fd, address.ss_family) : 0; status < 0) {
+    error = transparent_refusal(status);
+    ::close(fd);
+    return -1;
+  }
   auto* at_address = reinterpret_cast<sockaddr*>(&address);
   if (bind(fd, at_address, address_length(at_address)) < 0 || listen(fd, SOMAXCONN) < 0) {
     error = std::strerror(errno);
@@ -54,7 +62,7 @@ bool open_sockets(const Config& config, const ServerConfig& server, unsigned wor
   std::uint16_t port = server.listen.port;
   for (unsigned w = 0; w < workers; ++w) {
     std::string why;
-    int fd = open_listener(server.listen, port, why);
+    int fd = open_listener(server.listen, port, server.transparent, why);
     if (fd < 0) {
       for (int opened : out.fds) ::close(opened);
       out.fds.clear();
@@ -77,7 +85,8 @@ std::optional<std::vector<OpenListener>> open_listeners(const Config& config, un
   std::vector<OpenListener> listeners;
   for (const ServerConfig& server : config.servers) {
     OpenListener& listener = listeners.emplace_back();
-    listener.address = server.listen.to_string();
+    // A listener changed to or from transparent needs a socket with the other option.
+    listener.address = server.listen.to_string() + (server.transparent ? " transparent" : "");
     auto kept = std::find_if(running.begin(), running.end(),
                              [&](const OpenListener& r) { return r.address == listener.address; });
     if (kept != running.end()) {

@@ -16,7 +16,7 @@
 namespace passthru::core {
 
 struct OpenListener {
-  std::string address;  ///< as configured ("127.0.0.1:0"): a reload keeps a listener by it
+  std::string address;  ///< as configured ("127.0.0.1:0", "… transparent"): a reload keeps a listener by it
   std::string name;     ///< as bound: the real port when the config says 0
   std::vector<int> fds;  ///< one per worker, each worker's to close
   bool fresh = false;    ///< opened for the config being started, not kept from the one before

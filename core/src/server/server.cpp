@@ -20,6 +20,7 @@
 #include "config_watch.hpp"
 #include "listening_sockets.hpp"
 #include "log_settings.hpp"
+#include "transparent.hpp"
 #include "worker.hpp"
 
 namespace passthru::core {
@@ -123,6 +124,10 @@ int Server::run() {
     std::fprintf(stderr, "%s\n", error.c_str());
     return 1;
   }
+  if (std::string refused = check_source_capability(*config_); !refused.empty()) {
+    std::fprintf(stderr, "%s\n", refused.c_str());
+    return 1;
+  }
 
   if (!start(files.rlim_cur)) return 1;
   note_loaded();
@@ -217,7 +222,8 @@ void Server::reload(const char* why) {
   std::optional<Config> loaded = load_config(config_->path, plugins, errors);
   std::optional<std::vector<OpenListener>> listeners;
   std::string error;
-  if (loaded) error = apply_log_settings(*loaded, log_level_override_);
+  if (loaded) error = check_source_capability(*loaded);
+  if (loaded && error.empty()) error = apply_log_settings(*loaded, log_level_override_);
   if (loaded && error.empty()) listeners = open_listeners(*loaded, workers_count_, listeners_, error);
   if (!error.empty()) errors.push_back(error);
   watch_.remember();
