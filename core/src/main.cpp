@@ -8,6 +8,7 @@
 
 #include "config/config.hpp"
 #include "passthru_version.hpp"  // generated: kPassthruVersion
+#include "passthru/sdk/version.hpp"
 #include "plugin_host/plugin_registry.hpp"
 #include "server/server.hpp"
 
@@ -25,7 +26,9 @@ int main(int argc, char** argv) {
   app.add_flag("--check", check_only, "load the config and plugins, report, and exit (0 = valid, 2 = not)");
   app.add_option("-l,--log-level", log_level, "override the config's log_level")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
-  app.set_version_flag("-V,--version", std::string("passthru ") + passthru::kPassthruVersion);
+  app.set_version_flag("-V,--version", std::string("passthru ") + passthru::kPassthruVersion + "\nSDK ABI " +
+                                           std::to_string(passthru::sdk::kAbiMajor) + ", build fingerprint " +
+                                           passthru::sdk::kBuildFingerprint);
   CLI11_PARSE(app, argc, argv);
 
   passthru::core::PluginRegistry plugins;

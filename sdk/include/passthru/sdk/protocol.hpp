@@ -23,6 +23,8 @@
 // noexcept, pure, shared by every thread. The default answers nullopt: "I choose only from bytes".
 #pragma once
 
+#include "passthru/sdk/requires_cxx20.hpp"  // first: one clear line for an older -std
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>
