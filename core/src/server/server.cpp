@@ -15,6 +15,7 @@
 #include "../plugin_host/plugin_registry.hpp"
 #include "config_watch.hpp"
 #include "listening_sockets.hpp"
+#include "privileges.hpp"
 #include "worker.hpp"
 
 namespace passthru::core {
@@ -145,6 +146,9 @@ bool Server::start(rlim_t files) {
     }
     workers_.push_back(std::move(worker));
   }
+  // Bound and loaded as root: become the config's user now, before any worker thread starts and
+  // before saying "listening". No listener needs CAP_NET_ADMIN yet (transparent ones will).
+  if (!run_as_configured_user(*config_, /*keep_net_admin=*/false)) return false;
   // Said once every worker is set up, so that what a reader sees then is what passthru holds.
   say_listening(listeners_);
   return true;
