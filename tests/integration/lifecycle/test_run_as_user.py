@@ -6,7 +6,6 @@ a config error at its line. The process part needs root; as another user it is s
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -14,7 +13,8 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import BINARY, Passthru, TcpServer, connect, echo_handler, seconds, wait_until  # noqa: E402
+from harness import (BINARY, Passthru, TcpServer, connect, echo_handler, echo_round, first_free_port,  # noqa: E402
+                     seconds, wait_until)
 
 CAP_NET_BIND_SERVICE = 1 << 10
 NOBODY = 65534  # Debian's nobody and nogroup
@@ -23,28 +23,6 @@ NOBODY = 65534  # Debian's nobody and nogroup
 def status(pid, task=None):
     path = f"/proc/{pid}/status" if task is None else f"/proc/{pid}/task/{task}/status"
     return dict(line.split(":\t", 1) for line in Path(path).read_text().splitlines() if ":\t" in line)
-
-
-def free_privileged_port():
-    for port in range(1023, 600, -1):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    raise AssertionError("no free port below 1024")
-
-
-def echo_round(sock, data):
-    sock.sendall(data)
-    got = b""
-    while len(got) < len(data):
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        got += chunk
-    return got
 
 
 def check(config_text):
@@ -91,7 +69,7 @@ CATCHALL = {{ action = "FORWARD", to_addr = "127.0.0.1:{echo.port}" }}
                 with connect(proxy.port) as c:
                     self.assertEqual(echo_round(c, b"Xbefore"), b"Xbefore")
 
-                low = free_privileged_port()
+                low = first_free_port(range(1023, 600, -1))
                 second = first + first.split("\n", 3)[3].replace("127.0.0.1:0", f"127.0.0.1:{low}")
                 fresh = proxy.path.with_suffix(".new")
                 fresh.write_text(second)
