@@ -136,6 +136,8 @@ class Loader {
           error_at(node, "workers must be a whole number from 0 (one per CPU core) to 256");
         else
           config.workers = static_cast<unsigned>(*workers);
+      } else if (name == "user" || name == "group") {
+        read_account_key(key, node, config);
       } else if (name == "max_connections") {
         read_option(key, node, config.max_connections, 0, kMaxConnections);
       } else if (name == "drain_timeout_ms") {
@@ -146,8 +148,6 @@ class Loader {
           error_at(node, "watch_config must be true or false");
         else
           config.watch_config = *watch;
-      } else if (name == "user" || name == "group") {
-        read_account_key(key, node, config);
       } else if (name == "servers") {
         if (!node.is_table()) error_at(node, "servers must be a table of listeners");
       } else {

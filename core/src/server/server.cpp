@@ -15,8 +15,8 @@
 #include "../plugin_host/plugin_registry.hpp"
 #include "config_watch.hpp"
 #include "listening_sockets.hpp"
-#include "privileges.hpp"
 #include "worker.hpp"
+#include "privileges.hpp"
 
 namespace passthru::core {
 
@@ -135,6 +135,9 @@ bool Server::start(rlim_t files) {
     return false;
   }
   listeners_ = std::move(*listeners);
+  // Bound and loaded as root: become the config's user now, before any worker thread starts and
+  // before saying "listening". No listener needs CAP_NET_ADMIN yet (transparent ones will).
+  if (!run_as_configured_user(*config_, /*keep_net_admin=*/false)) return false;
   for (unsigned w = 0; w < workers_count_; ++w) {
     auto worker = Worker::open(config_, plan_for(w, *config_, listeners_), limits_, error);
     if (!worker) {  // out of descriptors, most likely: nothing has started yet
@@ -146,9 +149,6 @@ bool Server::start(rlim_t files) {
     }
     workers_.push_back(std::move(worker));
   }
-  // Bound and loaded as root: become the config's user now, before any worker thread starts and
-  // before saying "listening". No listener needs CAP_NET_ADMIN yet (transparent ones will).
-  if (!run_as_configured_user(*config_, /*keep_net_admin=*/false)) return false;
   // Said once every worker is set up, so that what a reader sees then is what passthru holds.
   say_listening(listeners_);
   return true;
