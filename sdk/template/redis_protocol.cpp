@@ -45,9 +45,10 @@ sdk::Verdict RedisProtocol::identify(const sdk::ConnView& view) const noexcept {
     case FirstCommand::Status::Command: break;
   }
   std::array<char, kMaxNameLength> upper{};
-  for (std::size_t i = 0; i < first.name.size(); ++i)
+  std::size_t length = std::min(first.name.size(), upper.size());  // the parser allows no more
+  for (std::size_t i = 0; i < length; ++i)
     upper[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(first.name[i])));
-  std::string_view name(upper.data(), first.name.size());
+  std::string_view name(upper.data(), length);
   auto rule = by_name_.find(name);
   auto verdict = sdk::Verdict::match(rule != by_name_.end() ? rule->second : catchall_.value_or(sdk::kNoRule));
   verdict.facts.add("command", name);  // client bytes: the host escapes them in the log
