@@ -60,8 +60,13 @@ class Deb(unittest.TestCase):
         for elf in [self.root / "usr/bin/passthru", *(self.root / "usr/lib/passthru/plugins").glob("*.so")]:
             linked |= set(re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", run("readelf", "-d", elf)))
         self.assertIn("libuv.so.1", linked)
+        multiarch = run("dpkg-architecture", "-qDEB_HOST_MULTIARCH").strip()
         for library in linked:
-            owner = run("dpkg", "-S", f"*/{library}").split(":")[0]
+            # The package holding it for this architecture (libc6, not libc6-i386's /lib32 copy).
+            owners = [line.split(":")[0] for line in run("dpkg", "-S", f"*/{library}").splitlines()
+                      if line.endswith(f"/{multiarch}/{library}")]
+            self.assertEqual(len(set(owners)), 1, f"{library}: {owners}")
+            owner = owners[0]
             # The package, or a name it provides for its ABI (libspdlog1.10 provides libspdlog1.10-fmt9).
             names = [owner] + [n.split()[0] for n in run("dpkg-query", "-W", "-f=${Provides}", owner).split(",") if n.strip()]
             self.assertTrue(any(re.search(rf"(^|, ){re.escape(n)}( \(|,|$)", depends) for n in names),
