@@ -9,9 +9,11 @@ set -euo pipefail
 packages=(
   # build
   cmake g++ make pkg-config libuv1-dev libtomlplusplus-dev libboost-dev libspdlog-dev libcli11-dev
-  nlohmann-json3-dev
+  nlohmann-json3-dev libcap-dev
   # tests, sanitizers and fuzzing (strace counts system calls per connection)
   doctest-dev python3 clang libclang-rt-14-dev strace
+  # packaging and running as a service: cpack's .deb (dpkg-deb, dpkg-shlibdeps), its lint, the unit's check
+  dpkg-dev lintian systemd
   # real peers the tests drive
   openssl curl haproxy nginx libnginx-mod-stream openssh-server openssh-client sslh
   # the metrics endpoint's tests: promtool check metrics, and a real Prometheus scraping it

@@ -8,6 +8,8 @@
 
 #include "config/config.hpp"
 #include "passthru_version.hpp"  // generated: kPassthruVersion
+#include "passthru/sdk/version.hpp"
+#include "plugin_host/plugin_check.hpp"
 #include "plugin_host/plugin_registry.hpp"
 #include "server/server.hpp"
 
@@ -25,8 +27,18 @@ int main(int argc, char** argv) {
   app.add_flag("--check", check_only, "load the config and plugins, report, and exit (0 = valid, 2 = not)");
   app.add_option("-l,--log-level", log_level, "override the config's log_level")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
-  app.set_version_flag("-V,--version", std::string("passthru ") + passthru::kPassthruVersion);
+  std::vector<std::string> check_plugin;
+  app.add_option("--check-plugin", check_plugin,
+                 "load one plugin and feed it every file of a corpus byte by byte, without and with EOF, "
+                 "reporting each input on which its answer broke the SDK contract (0 = held, 1 = broke, "
+                 "2 = not loadable); the default corpus is passthru's own client captures")
+      ->expected(1, 2)
+      ->type_name("FILE.so [CORPUS_DIR]");
+  app.set_version_flag("-V,--version", std::string("passthru ") + passthru::kPassthruVersion + "\nSDK ABI " +
+                                           std::to_string(passthru::sdk::kAbiMajor) + ", build fingerprint " +
+                                           passthru::sdk::kBuildFingerprint);
   CLI11_PARSE(app, argc, argv);
+  if (!check_plugin.empty()) return passthru::core::check_plugin_command(check_plugin);
 
   passthru::core::PluginRegistry plugins;
   std::vector<std::string> errors;

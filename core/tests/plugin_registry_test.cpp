@@ -41,9 +41,18 @@ TEST_CASE("a plugin built for another ABI is refused, naming both versions") {
 TEST_CASE("a plugin built against other SDK headers is refused, showing both fingerprints") {
   PluginRegistry registry;
   std::string why = registry.load_file(fixture("other_headers"));
-  CHECK(why.find("built with another SDK or C++ library (plugin: ") != std::string::npos);
+  CHECK(why.find("built against other SDK headers: rebuild the plugin against this passthru's SDK (plugin: ") !=
+        std::string::npos);
   CHECK(why.find("sdk-headers=0123456789abcdef") != std::string::npos);
   CHECK(why.find(passthru::sdk::kBuildFingerprint) != std::string::npos);
+}
+
+TEST_CASE("a plugin built with the C++ library's debug mode is refused, saying so") {
+  PluginRegistry registry;
+  std::string why = registry.load_file(fixture("debug_stdlib/debug_stdlib"));
+  CHECK(why.find("debug_stdlib.so: built with the C++ library's debug mode (-D_GLIBCXX_DEBUG)") != std::string::npos);
+  CHECK(why.find("stdlib-mode=debug") != std::string::npos);
+  CHECK(registry.all().empty());
 }
 
 TEST_CASE("a library without the export is refused as not a plugin") {

@@ -1,8 +1,10 @@
 // The probe harness: checks the Protocol contract (protocol.hpp) on any input, for every
-// plugin's tests and fuzz target. It feeds every prefix of the input, as a client sending one
-// byte at a time would, and checks that verdicts are stable once given, that NeedMore always
-// asks for more than it has, and that the host's way of polling (only once the asked-for bytes
-// are there) reaches the same verdict as one look at the whole input.
+// plugin's tests and fuzz target, and for `passthru --check-plugin`. It feeds every prefix of
+// the input, as a client sending one byte at a time would, and checks that verdicts are stable
+// once given, that NeedMore always asks for more than it has and is never the answer at EOF,
+// and that the host's way of polling (only once the asked-for bytes are there) reaches the same
+// verdict as one look at the whole input. As the host, it never gives more than `capacity`
+// bytes: an input longer than that is cut there, and its EOF is not seen.
 #pragma once
 
 #include <cstdio>
@@ -31,6 +33,10 @@ inline ProbeReport probe_every_prefix(const passthru::sdk::Protocol& protocol,
                                       bool eof = false) {
   using passthru::sdk::VerdictKind;
   ProbeReport report;
+  if (input.size() > capacity) {
+    input = input.first(capacity);
+    eof = false;
+  }
   bool settled = false;
   passthru::sdk::Verdict first_settled;
   std::size_t wanted = 0;
@@ -45,11 +51,13 @@ inline ProbeReport probe_every_prefix(const passthru::sdk::Protocol& protocol,
       return report;
     }
     if (at_end && v.kind == VerdictKind::NeedMore) {
-      report.violation = "NeedMore after EOF";
+      report.violation = "NeedMore at EOF (" + std::to_string(n) +
+                         " bytes): the client sends nothing more; answer NoMatch (Truncated)";
       return report;
     }
     if (settled && !same_decision(v, first_settled)) {
-      report.violation = "the verdict changed at " + std::to_string(n) + " bytes after it was given";
+      report.violation = "the verdict changed at " + std::to_string(n) + " bytes after it was given" +
+                         (at_end ? " (at EOF)" : "") + ": an answer other than NeedMore must not change";
       return report;
     }
     if (!settled && v.kind != VerdictKind::NeedMore) {

@@ -357,6 +357,30 @@ def port_accepts(port):
         return False
 
 
+def first_free_port(candidates):
+    """The first of `candidates` that 127.0.0.1 can bind right now."""
+    for port in candidates:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise AssertionError("no free port among the candidates")
+
+
+def echo_round(sock, data):
+    """Sends `data` to an echoing peer and returns what came back (all of it, or up to its EOF)."""
+    sock.sendall(data)
+    got = b""
+    while len(got) < len(data):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    return got
+
+
 def free_port():
     """A port nothing listens on right now, for peers that cannot bind port 0 themselves."""
     with socket.socket() as s:

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "../plugin_host/plugin_registry.hpp"
+#include "../server/privileges.hpp"
 
 namespace passthru::core {
 
@@ -88,6 +89,29 @@ class Loader {
     error(position_of(key.source()), std::move(message));
   }
 
+  /// `user` and `group`: names of an account that exists (looked up now, so --check says so).
+  void read_account_key(const toml::key& key, const toml::node& node, Config& config) {
+    auto value = node.value<std::string>();
+    bool is_user = key.str() == "user";
+    if (!value || value->empty()) {
+      error_at(node, std::string(key.str()) + " must be the name of a " + (is_user ? "user" : "group") +
+                         " to run as once listening, such as \"passthru\"");
+      return;
+    }
+    (is_user ? config.user : config.group) = *value;
+    (is_user ? user_at_ : group_at_) = position_of(node.source());
+  }
+  /// Once both keys are read: the account must exist, and a group goes with a user.
+  void check_account(const Config& config) {
+    if (config.user.empty() && !config.group.empty()) {
+      error(group_at_, "group needs user: passthru changes its group only when it changes its user");
+      return;
+    }
+    std::string why;
+    if (!config.user.empty() && !find_account(config.user, config.group, why))
+      error(why.rfind("no such group", 0) == 0 ? group_at_ : user_at_, why);
+  }
+
   void read_top_level(const toml::table& root, Config& config) {
     std::vector<fs::path> plugin_dirs = builtin_plugin_dirs();
     std::optional<SourcePosition> plugin_dir_at;
@@ -116,6 +140,8 @@ class Loader {
           error_at(node, "workers must be a whole number from 0 (one per CPU core) to 256");
         else
           config.workers = static_cast<unsigned>(*workers);
+      } else if (name == "user" || name == "group") {
+        read_account_key(key, node, config);
       } else if (name == "max_connections") {
         read_option(key, node, config.max_connections, 0, kMaxConnections);
       } else if (name == "drain_timeout_ms") {
@@ -149,9 +175,10 @@ class Loader {
       } else {
         error_at(key, "unknown top-level key '" + std::string(name) +
                           "'; known keys: plugin_dir, log_level, workers, max_connections, drain_timeout_ms, "
-                          "log_format, log_file, watch_config, metrics, servers");
+                          "log_format, log_file, watch_config, metrics, user, group, servers");
       }
     }
+    check_account(config);
     for (const auto& dir : plugin_dirs) {
       std::vector<std::string> refused;
       registry_.load_directory(dir, refused);
@@ -528,6 +555,8 @@ class Loader {
   const fs::path& path_;
   PluginRegistry& registry_;
   std::vector<std::string>& errors_;
+  SourcePosition user_at_;   // where `user` and `group` were written, for check_account
+  SourcePosition group_at_;
 };
 
 }  // namespace

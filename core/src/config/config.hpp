@@ -99,6 +99,8 @@ struct Config {
   std::string log_level = "info";
   unsigned workers = 0;  ///< 0: one per CPU core
   std::uint32_t max_connections = 0;  ///< live at once in the whole process; 0: no limit
+  std::string user;   ///< after binding as root, become this user (server/privileges.hpp); empty: stay
+  std::string group;  ///< with `user`: this group instead of the user's own
   std::uint32_t drain_timeout_ms = 30'000;  ///< on SIGTERM/SIGINT, how long live connections may finish
   bool watch_config = false;  ///< reload when the file changes, as on SIGHUP
   bool log_json = false;  ///< log_format = "json": every log line a JSON object

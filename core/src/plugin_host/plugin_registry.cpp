@@ -119,6 +119,33 @@ std::string load_library(const fs::path& path, const FileVersion& now, LoadedFil
   return {};
 }
 
+/// The value of `name` in a fingerprint "name=value;name=value", or "" if it has none.
+std::string_view fingerprint_field(std::string_view fingerprint, std::string_view name) {
+  while (!fingerprint.empty()) {
+    std::string_view field = fingerprint.substr(0, fingerprint.find(';'));
+    if (field.size() > name.size() && field.substr(0, name.size()) == name && field[name.size()] == '=')
+      return field.substr(name.size() + 1);
+    fingerprint.remove_prefix(std::min(fingerprint.size(), field.size() + 1));
+  }
+  return {};
+}
+
+/// What a plugin's build differs in from passthru's, first the difference a rebuild must undo.
+std::string fingerprint_difference(std::string_view plugin) {
+  std::string_view host = passthru::sdk::kBuildFingerprint;
+  std::string_view mode = fingerprint_field(plugin, "stdlib-mode");
+  if (mode != fingerprint_field(host, "stdlib-mode")) {
+    if (mode == "debug")
+      return "built with the C++ library's debug mode (-D_GLIBCXX_DEBUG), which changes the layout of "
+             "std::string and std::vector; passthru was not: rebuild the plugin without -D_GLIBCXX_DEBUG";
+    return "built without the C++ library's debug mode; this passthru was built with -D_GLIBCXX_DEBUG: "
+           "rebuild the plugin with the same flags";
+  }
+  if (fingerprint_field(plugin, "stdlib") != fingerprint_field(host, "stdlib"))
+    return "built with another C++ library ABI: rebuild the plugin with passthru's compiler and C++ library";
+  return "built against other SDK headers: rebuild the plugin against this passthru's SDK";
+}
+
 }  // namespace
 
 std::string PluginRegistry::load_file(const fs::path& path) {
@@ -156,9 +183,8 @@ std::string PluginRegistry::load_file(const fs::path& path) {
     return path.string() + ": built against passthru SDK ABI " + std::to_string(descriptor.abi_major) +
            ", this passthru speaks ABI " + std::to_string(passthru::sdk::kAbiMajor);
   if (std::string_view(descriptor.build_fingerprint) != passthru::sdk::kBuildFingerprint)
-    return path.string() + ": built with another SDK or C++ library (plugin: " +
-           descriptor.build_fingerprint + "; passthru: " + passthru::sdk::kBuildFingerprint +
-           "): rebuild the plugin against this SDK";
+    return path.string() + ": " + fingerprint_difference(descriptor.build_fingerprint) + " (plugin: " +
+           descriptor.build_fingerprint + "; passthru: " + passthru::sdk::kBuildFingerprint + ")";
 
   LoadedPlugin plugin{"", path, library, &descriptor};
   auto probe = plugin.create();

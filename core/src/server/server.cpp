@@ -22,6 +22,7 @@
 #include "log_settings.hpp"
 #include "transparent.hpp"
 #include "worker.hpp"
+#include "privileges.hpp"
 
 namespace passthru::core {
 
@@ -189,6 +190,10 @@ bool Server::start(rlim_t files) {
     return false;
   }
   listeners_ = std::move(*listeners);
+  // Bound and loaded as root: become the config's user now, before any worker thread starts and
+  // before saying "listening". CAP_NET_ADMIN stays only if this config needs it (transparent
+  // mode): a reload cannot add it back.
+  if (!run_as_configured_user(*config_, needs_net_admin(*config_))) return false;
   for (unsigned w = 0; w < workers_count_; ++w) {
     auto worker = Worker::open(config_, plan_for(w, *config_, listeners_), limits_, error);
     if (!worker) {  // out of descriptors, most likely: nothing has started yet

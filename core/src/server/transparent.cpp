@@ -48,6 +48,15 @@ std::string transparent_refusal(int error) {
   return "cannot make the socket transparent: " + std::string(std::strerror(-error));
 }
 
+bool needs_net_admin(const Config& config) {
+  for (const ServerConfig& server : config.servers) {
+    if (server.transparent) return true;
+    for (const Action* action : actions_of(server))
+      if (action->kind == ActionKind::Forward && action->source != SourceKind::Own) return true;
+  }
+  return false;
+}
+
 std::string check_source_capability(const Config& config) {
   for (const ServerConfig& server : config.servers) {
     for (const Action* action : actions_of(server)) {

@@ -36,4 +36,7 @@ std::string transparent_refusal(int error);
 /// rule has a source: an empty string if so, else a config-style error at that rule's source.
 std::string check_source_capability(const Config& config);
 
+/// Whether the config needs CAP_NET_ADMIN: a transparent listener, or a FORWARD with a source.
+bool needs_net_admin(const Config& config);
+
 }  // namespace passthru::core

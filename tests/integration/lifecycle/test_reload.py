@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness import (BUILD, Passthru, TcpServer, TlsBackend, client_hello, connect, echo_handler,  # noqa: E402
-                     port_accepts, s_client, seconds, wait_until)
+                     echo_round, port_accepts, s_client, seconds, wait_until)
 
 LOADGEN = BUILD / "loadgen"
 LOAD_NAME = "hello.example.test"  # the SNI of the load generator's hello
@@ -54,17 +54,6 @@ def sighup_and_wait(proxy, word="reloaded:"):
     before = proxy.log().count(word)
     os.kill(proxy.pid, signal.SIGHUP)
     wait_until(lambda: proxy.log().count(word) > before, 10, f"'{word}' after SIGHUP")
-
-
-def echo_round(sock, data):
-    sock.sendall(data)
-    got = b""
-    while len(got) < len(data):
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        got += chunk
-    return got
 
 
 class Reload(unittest.TestCase):

@@ -13,7 +13,7 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import BUILD, SOURCE, Passthru, TcpServer, seconds, wait_until  # noqa: E402
+from harness import BUILD, SOURCE, Passthru, TcpServer, first_free_port, seconds, wait_until  # noqa: E402
 
 HELLO = SOURCE / "plugins/tls/tests/vectors/openssl-3.0-s_client.bin"  # SNI hello.example.test
 # Connections a second through one worker: past the 4,000 at which passthru switches. The burst
@@ -46,16 +46,8 @@ def time_wait_table_full():
 def unused_port_below_ephemeral_range():
     """A port no connection went to in the last minute, so every TIME_WAIT entry towards it is ours."""
     low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    for port in random.sample(range(max(1024, low - 8000), low), 200):
-        if time_wait_ports(port):
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                pass
-    raise AssertionError("no free port below the ephemeral range")
+    candidates = random.sample(range(max(1024, low - 8000), low), 200)
+    return first_free_port(port for port in candidates if not time_wait_ports(port))
 
 
 class EphemeralPorts(unittest.TestCase):

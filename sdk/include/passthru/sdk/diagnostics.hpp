@@ -3,6 +3,8 @@
 // and prints every message as `file:line:column: error: message`. It is not a logger.
 #pragma once
 
+#include "passthru/sdk/requires_cxx20.hpp"  // first: one clear line for an older -std
+
 #include <cstdint>
 #include <string>
 #include <utility>

@@ -6,6 +6,8 @@
 // host, whose copy of an exception object could outlive the library that threw it.
 #pragma once
 
+#include "passthru/sdk/requires_cxx20.hpp"  // first: one clear line for an older -std
+
 #include <boost/dll/alias.hpp>
 #include <cstdint>
 #include <exception>

@@ -22,6 +22,8 @@
 //                 shows it as `key=(ambiguous)`.
 #pragma once
 
+#include "passthru/sdk/requires_cxx20.hpp"  // first: one clear line for an older -std
+
 #include <array>
 #include <cstddef>
 #include <cstdint>

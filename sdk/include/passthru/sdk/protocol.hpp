@@ -11,6 +11,27 @@
 //  - identify() never throws, never blocks, and never reads outside the view. Plugins never
 //    touch sockets: the host owns the connection.
 //
+// What authors trip on (the probe harness, sdk/testing/probe_harness.hpp, and
+// `passthru --check-plugin` check each of these, byte by byte):
+//  - The view never holds more than `capacity` bytes (a listener's max_sniff_bytes): prefixes
+//    beyond it are never given. A protocol still undecided when the buffer is full counts as no
+//    match (the server CATCHALL's `buffer_full`).
+//  - NeedMore is not an answer at EOF (`eof` true): the client sends nothing more, so answer
+//    NoMatch (Truncated, or what the bytes already show), or Match if they are enough.
+//  - No answer on a short read: a prefix that can still become this protocol is NeedMore, never
+//    NoMatch. "No match on fewer than 4 bytes, match on more" is the classic unstable plugin.
+//  - TooLarge, stably: decide it from the size the message needs (a length field, or a header
+//    that has no end within `capacity`), compared with `capacity`, which is the same on every
+//    call, never from whether the buffer happens to be full now. The answer on a prefix then
+//    stays the answer on every longer one.
+//  - Facts (facts.hpp) hold client bytes. A Text value may hold any byte but NUL: the host
+//    quotes and escapes control bytes, quotes, spaces and non-ASCII when it logs one, so no value
+//    can split a log line or forge a field; an add with a NUL stores nothing. Keys are short
+//    lower-case names from the plugin's own code, never from the bytes.
+//  - Diagnostics from apply_rules() are printed as `file:line:col: error: NAME: message`: the
+//    host adds the file, the position and the protocol's table name, so a message says only
+//    what is wrong with the key and what to write instead.
+//
 // Rule keys are plain strings ("SNI example.com"); the host parses the action part of each
 // rule itself, so a plugin only says which rule (by index) applies. A protocol that wraps
 // others (the PROXY protocol) also says how many bytes its header takes and which addresses it
@@ -22,6 +43,8 @@
 // would choose for bytes with those facts. The same rules hold as for identify(): const,
 // noexcept, pure, shared by every thread. The default answers nullopt: "I choose only from bytes".
 #pragma once
+
+#include "passthru/sdk/requires_cxx20.hpp"  // first: one clear line for an older -std
 
 #include <cstddef>
 #include <cstdint>

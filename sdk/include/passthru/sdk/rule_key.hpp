@@ -8,6 +8,8 @@
 // is the plugin's to say, through MatcherKey::refuse, which gives its message the same shape.
 #pragma once
 
+#include "passthru/sdk/requires_cxx20.hpp"  // first: one clear line for an older -std
+
 #include <algorithm>
 #include <cstdint>
 #include <optional>

@@ -4,6 +4,8 @@
 // allocates nothing.
 #pragma once
 
+#include "passthru/sdk/requires_cxx20.hpp"  // first: one clear line for an older -std
+
 #include <sys/socket.h>
 
 #include <cstddef>
