@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """passthru against HAProxy, nginx (stream + ssl_preread) and sslh-select, in one run, on loopback.
 
-    tools/bench/run_bench.py [--rounds 3] [--seconds 5] [--quick] [--out tools/bench/results.md]
+    tools/bench/run_bench.py [--rounds 3] [--seconds 5] [--quick] [--cpu-only] [--out tools/bench/results.md]
 
 Builds passthru and the load generator (tools/bench/loadgen.cpp), starts the backends and each
 proxy, then measures, interleaved (A B A B …, each round starting one proxy further along; the
@@ -265,6 +265,8 @@ def main():
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--quick", action="store_true", help="1 round of 1 s, no memory test: a smoke test")
     parser.add_argument("--memory-only", action="store_true", help="measure only memory per idle connection")
+    parser.add_argument("--cpu-only", action="store_true",
+                        help="measure only the connection rate and CPU per connection (no throughput, rules, memory)")
     parser.add_argument("--out", default=str(ROOT / "tools/bench/results.md"))
     args = parser.parse_args()
     if args.quick:
@@ -307,9 +309,9 @@ def main():
                    passthru(tmp, backends(), label="passthru-info", log_level="info"),
                    passthru(tmp, backends(), label="passthru-metrics", metrics_port=metrics_port),
                    haproxy(tmp, backends()), nginx(tmp, backends()), sslh(tmp, backends())]
-        streamed = [p for p in proxies if "push" in p.ports] + [passthru_tunnel(tmp, shared)]
-        rules = [passthru(tmp, backends(), label="passthru-1-rule"),
-                 passthru(tmp, backends(), extra_rules=100_000, label="passthru-100k-rules")]
+        streamed = [] if args.cpu_only else [p for p in proxies if "push" in p.ports] + [passthru_tunnel(tmp, shared)]
+        rules = [] if args.cpu_only else [passthru(tmp, backends(), label="passthru-1-rule"),
+                                          passthru(tmp, backends(), extra_rules=100_000, label="passthru-100k-rules")]
         rate = {(p.name, h): [] for p in proxies + rules for h in HELLOS}
         stream = {(p.name, d, n): [] for p in streamed for d in ("push", "pull") for n in (1, 8)}
         for r in range(0 if args.memory_only else args.rounds):
@@ -334,7 +336,7 @@ def main():
                                              "--hello", HELLOS["small"], "--connections", n, "--seconds", args.seconds)
                         stream[(p.name, direction, n)].append(result["gbit_per_s"])
         memory = {}
-        if not args.quick:
+        if not args.quick and not args.cpu_only:
             # sslh-select's select() cannot hold 9,000 descriptors; the floor keeps no accounts.
             for p in (p for p in proxies if p.name in ("passthru", "passthru-1-worker", "haproxy", "nginx")):
                 idle_before = rss_kib(p.process.pid)
@@ -376,12 +378,12 @@ def main():
                   f"metrics endpoint): every relay timeout off {cpu_ratio('passthru-no-timeouts')}; "
                   f"log_level info, a line per connection {cpu_ratio('passthru-info')}; metrics endpoint on and "
                   f"scraped every second {cpu_ratio('passthru-metrics')}.", ""]
-    lines += [] if args.memory_only else ["**Throughput, Gbit/s**", "",
+    lines += [] if args.memory_only or args.cpu_only else ["**Throughput, Gbit/s**", "",
                                           "| proxy | 1 conn up | 1 conn down | 8 conns up | 8 conns down |", "|---|---|---|---|---|"]
-    for p in [] if args.memory_only else streamed:
+    for p in [] if args.memory_only or args.cpu_only else streamed:
         cells = [median_range(stream[(p.name, d, n)], lambda v: f"{v:.2f}") for n in (1, 8) for d in ("push", "pull")]
         lines.append(f"| {p.name} | {cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} |")
-    if not args.memory_only:
+    if not args.memory_only and not args.cpu_only:
         ratios = [statistics.median(stream[("passthru-tunnel", d, n)]) / statistics.median(stream[("passthru", d, n)])
                   for n in (1, 8) for d in ("push", "pull")]
         lines += ["", "passthru-tunnel carries its 1 or 8 streams in one M-PROXY tunnel connection; against passthru's "
