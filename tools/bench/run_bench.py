@@ -248,6 +248,8 @@ def floor_proxy(tmp, backends, threads=2, label="floor"):
 def rotated(items, round_number):
     """Each round starts one further along: a proxy is not always measured right after the same
     one, whose leftovers (TIME_WAIT entries, a full TIME_WAIT table) would bias its figures."""
+    if not items:
+        return items
     k = round_number % len(items)
     return items[k:] + items[:k]
 
