@@ -66,7 +66,9 @@ class Loader {
     config.path = path_;
     read_top_level(root, config);
     if (!errors_.empty()) return std::nullopt;  // plugins must load before tables are read
+    if (const auto* tunnels = root.get("tunnels")) read_tunnels(*tunnels, config);
     if (const auto* servers = root.get("servers")) read_servers(*servers, config);
+    check_mux_rules(config);
     if (config.servers.empty() && errors_.empty())
       error({1, 1}, "no listener: add a table such as [servers.\"127.0.0.1:8443\"]");
     if (!errors_.empty()) return std::nullopt;
@@ -143,10 +145,12 @@ class Loader {
         read_metrics(node, config);
       } else if (name == "servers") {
         if (!node.is_table()) error_at(node, "servers must be a table of listeners");
+      } else if (name == "tunnels") {
+        if (!node.is_table()) error_at(node, "tunnels must be a table: [tunnels.NAME] connect = \"host:port\"");
       } else {
         error_at(key, "unknown top-level key '" + std::string(name) +
                           "'; known keys: plugin_dir, log_level, workers, max_connections, drain_timeout_ms, "
-                          "log_format, log_file, watch_config, metrics, servers");
+                          "log_format, log_file, watch_config, metrics, servers, tunnels");
       }
     }
     for (const auto& dir : plugin_dirs) {
@@ -280,7 +284,7 @@ class Loader {
       }
       auto action = read_action(node, "CATCHALL");
       if (action && (action->kind == ActionKind::Unwrap || action->kind == ActionKind::Demux))
-        error_at(node, "UNWRAP and DEMUX belong in a protocol table (PROXY, MPROXY); the server CATCHALL can FORWARD or REJECT");
+        error_at(node, "UNWRAP and DEMUX belong in a protocol table (PROXY, MPROXY); the server CATCHALL can FORWARD, REJECT or MUX");
       else if (action)
         server.catchall = *action;
     }
@@ -333,6 +337,7 @@ class Loader {
     const toml::node* to_addr = nullptr;
     const toml::node* send_proxy = nullptr;
     const toml::node* v2_options = nullptr;
+    std::vector<std::pair<const toml::key*, const toml::node*>> mux_keys;
     std::vector<std::pair<const toml::key*, const toml::node*>> limits;
     std::vector<std::pair<const toml::key*, const toml::node*>> timeouts;
     bool has_action = false;
@@ -340,12 +345,14 @@ class Loader {
       if (key->str() == "action") {
         has_action = true;
         kind = value->value<std::string>();
-        if (!kind || (*kind != "FORWARD" && *kind != "REJECT" && *kind != "UNWRAP" && *kind != "DEMUX")) {
-          error_at(*value, "action must be \"FORWARD\", \"REJECT\", \"UNWRAP\" or \"DEMUX\"");
+        if (!kind || (*kind != "FORWARD" && *kind != "REJECT" && *kind != "UNWRAP" && *kind != "DEMUX" && *kind != "MUX")) {
+          error_at(*value, "action must be \"FORWARD\", \"REJECT\", \"UNWRAP\", \"DEMUX\" or \"MUX\"");
           ok = false;
         }
       } else if (key->str() == "to_addr") {
         to_addr = value;
+      } else if (key->str() == "tunnel" || key->str() == "service" || key->str() == "name") {
+        mux_keys.emplace_back(key, value);
       } else if (key->str() == "send_proxy") {
         send_proxy = value;
       } else if (key->str() == "proxy_v2_options") {
@@ -358,19 +365,21 @@ class Loader {
       } else {
         error_at(*key, "unknown key '" + std::string(key->str()) + "' in rule '" + rule +
                            "'; a rule takes action, to_addr, send_proxy, proxy_v2_options, idle_timeout_ms, "
-                           "half_closed_timeout_ms, max_lifetime_ms, and for DEMUX max_streams, "
-                           "max_message_bytes and max_stream_buffer");
+                           "half_closed_timeout_ms, max_lifetime_ms, for DEMUX max_streams, "
+                           "max_message_bytes and max_stream_buffer, and for MUX tunnel, service and name");
         ok = false;
       }
     }
     if (!has_action)
       error_at(node, "rule '" + rule + "' has no action: add action = \"FORWARD\" or \"REJECT\"");
-    if (!has_action || !kind || (*kind != "FORWARD" && *kind != "REJECT" && *kind != "UNWRAP" && *kind != "DEMUX"))
+    if (!has_action || !kind || (*kind != "FORWARD" && *kind != "REJECT" && *kind != "UNWRAP" && *kind != "DEMUX" && *kind != "MUX"))
       return std::nullopt;
     action.kind = *kind == "FORWARD"  ? ActionKind::Forward
                   : *kind == "REJECT" ? ActionKind::Reject
                   : *kind == "UNWRAP" ? ActionKind::Unwrap
+                  : *kind == "MUX"    ? ActionKind::Mux
                                       : ActionKind::Demux;
+    if (!read_mux_keys(node, mux_keys, action)) return std::nullopt;
     for (const auto& [key, value] : limits) {
       if (action.kind != ActionKind::Demux) {
         error_at(*key, std::string(key->str()) + " goes with DEMUX only");
@@ -416,10 +425,119 @@ class Loader {
     } else if (to_addr) {
       error_at(*to_addr, *kind == "UNWRAP"  ? "an UNWRAP rule takes no to_addr: detection goes on after the header"
                          : *kind == "DEMUX" ? "a DEMUX rule takes no to_addr: each stream is routed by the listener's rules"
+                         : *kind == "MUX"   ? "a MUX rule takes no to_addr: its tunnel's far end routes the stream"
                                             : "a REJECT rule takes no to_addr");
       return std::nullopt;
     }
     return ok ? std::optional<Action>(action) : std::nullopt;
+  }
+
+  /// MUX's keys: tunnel (required), service and name (the stream's fields, else detected).
+  bool read_mux_keys(const toml::node& node, const std::vector<std::pair<const toml::key*, const toml::node*>>& keys,
+                     Action& action) {
+    for (const auto& [key, value] : keys) {
+      if (action.kind != ActionKind::Mux) {
+        error_at(*key, std::string(key->str()) + " goes with MUX only");
+        return false;
+      }
+      auto text = value->value<std::string>();
+      bool field = key->str() != "tunnel";
+      if (!text || text->empty() || text->size() > 200 ||
+          std::any_of(text->begin(), text->end(), [](char c) { return c == ',' || c < 0x20 || c >= 0x7F; })) {
+        error_at(*value, std::string(key->str()) + (field ? " must be printable ASCII without commas (an M-PROXY header field)"
+                                                           : " must name a [tunnels.NAME] table"));
+        return false;
+      }
+      (key->str() == "tunnel" ? action.tunnel : key->str() == "service" ? action.mux_service : action.mux_name) = *text;
+    }
+    if (action.kind == ActionKind::Mux && action.tunnel.empty()) {
+      error_at(node, "a MUX rule needs tunnel = \"NAME\", naming a [tunnels.NAME] table");
+      return false;
+    }
+    if (action.kind == ActionKind::Mux) mux_rules_.push_back({action.rule, action.tunnel, position_of(node.source())});
+    return true;
+  }
+
+  /// Every MUX rule names a tunnel the file defines (the tables may come in any order).
+  void check_mux_rules(Config& config) {
+    auto resolve = [&](Action& action) {
+      if (action.kind != ActionKind::Mux) return;
+      for (std::size_t i = 0; i < config.tunnels.size(); ++i)
+        if (config.tunnels[i].name == action.tunnel) {
+          action.tunnel_index = static_cast<std::uint32_t>(i);
+          return;
+        }
+      SourcePosition where{};
+      for (const auto& written : mux_rules_)
+        if (written.rule == action.rule && written.tunnel == action.tunnel) where = written.where;
+      std::string known;
+      for (const auto& t : config.tunnels) known += (known.empty() ? "" : ", ") + t.name;
+      error(where, "MUX rule '" + action.rule + "' names tunnel '" + action.tunnel + "', which no [tunnels." +
+                       action.tunnel + "] table defines" + (known.empty() ? "" : "; tunnels: " + known));
+    };
+    for (ServerConfig& server : config.servers) {
+      for (ProtocolTable& protocol : server.protocols)
+        for (Action& action : protocol.actions) resolve(action);
+      if (server.catchall) resolve(*server.catchall);
+    }
+  }
+
+  /// [tunnels.NAME]: an outgoing M-PROXY tunnel that MUX rules carry connections into.
+  void read_tunnels(const toml::node& node, Config& config) {
+    const auto* table = node.as_table();
+    if (!table) return;
+    for (const auto& [key, value] : in_file_order(*table)) {
+      TunnelConfig tunnel;
+      tunnel.name = std::string(key->str());
+      tunnel.where = position_of(key->source());
+      tunnel.routes.key = "tunnel " + tunnel.name;
+      const auto* options = value->as_table();
+      if (!options) {
+        error_at(*value, "tunnel '" + tunnel.name + "' must be a table: [tunnels." + tunnel.name + "] connect = \"host:port\"");
+        continue;
+      }
+      if (tunnel.name.empty() || tunnel.name.size() > 64 || !std::all_of(tunnel.name.begin(), tunnel.name.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+          })) {
+        error_at(*key, "a tunnel's name is 1 to 64 letters, digits, '-', '_' or '.'");
+        continue;
+      }
+      bool has_connect = false;
+      for (const auto& [option, setting] : in_file_order(*options)) {
+        std::string name(option->str());
+        if (name == "connect") {
+          std::string why;
+          auto text = setting->value<std::string>();
+          auto endpoint = text ? parse_endpoint(*text, true, PortRule::NonZero, why) : std::nullopt;
+          if (!endpoint) error_at(*setting, "connect must be the \"host:port\" of the far end's DEMUX listener" + (why.empty() ? std::string() : ": " + why));
+          else tunnel.connect = *endpoint;
+          has_connect = true;
+        } else if (name == "idle_timeout_ms") {
+          std::uint32_t ms = 0;
+          if (read_option(*option, *setting, ms, 0, kMaxTimeoutMs)) tunnel.idle_timeout_ms = ms;
+        } else if (name == "connect_timeout_ms") {
+          read_option(*option, *setting, tunnel.connect_timeout_ms, 1, 3'600'000);
+        } else if (name == "reconnect_min_ms") {
+          read_option(*option, *setting, tunnel.reconnect_min_ms, 1, 3'600'000);
+        } else if (name == "reconnect_max_ms") {
+          read_option(*option, *setting, tunnel.reconnect_max_ms, 1, 3'600'000);
+        } else if (name == "max_streams") {
+          read_option(*option, *setting, tunnel.limits.max_streams, 1, 1 << 30);
+        } else if (name == "max_message_bytes") {
+          read_option(*option, *setting, tunnel.limits.max_message_bytes, 1, 1 << 30);
+        } else if (name == "max_stream_buffer") {
+          read_option(*option, *setting, tunnel.limits.max_stream_buffer, 1, 1 << 30);
+        } else {
+          error_at(*option, "unknown tunnel option '" + name +
+                                "'; options are connect, idle_timeout_ms, connect_timeout_ms, reconnect_min_ms, "
+                                "reconnect_max_ms, max_streams, max_message_bytes, max_stream_buffer");
+        }
+      }
+      if (!has_connect) error_at(*key, "tunnel '" + tunnel.name + "' needs connect = \"host:port\": the far end's DEMUX listener");
+      if (tunnel.reconnect_max_ms < tunnel.reconnect_min_ms)
+        error_at(*key, "tunnel '" + tunnel.name + "': reconnect_max_ms is less than reconnect_min_ms");
+      config.tunnels.push_back(std::move(tunnel));
+    }
   }
 
   bool read_send_proxy(const toml::node& node, const toml::node* options, ProxySend& send) {
@@ -456,6 +574,11 @@ class Loader {
   const fs::path& path_;
   PluginRegistry& registry_;
   std::vector<std::string>& errors_;
+  struct MuxRule {
+    std::string rule, tunnel;
+    SourcePosition where;
+  };
+  std::vector<MuxRule> mux_rules_;  ///< where each MUX rule was written
 };
 
 }  // namespace

@@ -25,8 +25,9 @@ using passthru::wire::ProxyVersion;
 
 /// FORWARD to a backend; REJECT (close); UNWRAP: strip the header the protocol found (the
 /// PROXY protocol's), adopt the addresses it carries, and go on detecting after it; DEMUX: the
-/// connection is an M-PROXY tunnel, each stream of which is routed on its own.
-enum class ActionKind : std::uint8_t { Forward, Reject, Unwrap, Demux };
+/// connection is an M-PROXY tunnel, each stream of which is routed on its own; MUX: the
+/// connection is carried as one stream of an outgoing M-PROXY tunnel ([tunnels.NAME]).
+enum class ActionKind : std::uint8_t { Forward, Reject, Unwrap, Demux, Mux };
 
 /// The bounds of one M-PROXY tunnel (a DEMUX rule's options).
 struct DemuxLimits {
@@ -59,6 +60,10 @@ struct Action {
   DemuxLimits demux;     ///< Demux only
   TimeoutKeys timeout_keys;  ///< Forward only: what the rule itself wrote
   RelayTimeouts timeouts;    ///< Forward only: what applies, the rule's keys over its listener's
+  std::string tunnel;        ///< Mux only: the name of the [tunnels.NAME] that carries it
+  std::uint32_t tunnel_index = 0;  ///< Mux only: its place in Config::tunnels
+  std::string mux_service;   ///< Mux only: the stream's `service`; empty: the detected protocol
+  std::string mux_name;      ///< Mux only: the stream's `name`; empty: the SNI or Host
 };
 
 struct ProtocolTable {
@@ -84,6 +89,22 @@ struct ServerConfig {
   std::optional<Action> catchall;
 };
 
+/// An outgoing M-PROXY tunnel ([tunnels.NAME]): where it dials, and how it keeps the link.
+/// MUX rules name it; each worker keeps its own link (server/tunnel_link.hpp).
+struct TunnelConfig {
+  std::string name;
+  passthru::sdk::SourcePosition where;
+  Endpoint connect;  ///< the far end, a DEMUX listener
+  /// No stream open for this long closes the link (0: as soon as the last stream ends); none:
+  /// the link stays open, and is dialled again whenever it is lost.
+  std::optional<std::uint32_t> idle_timeout_ms;
+  std::uint32_t connect_timeout_ms = 5000;  ///< per attempt; and how long a new stream waits for the link
+  std::uint32_t reconnect_min_ms = 250;     ///< the first pause before dialling again
+  std::uint32_t reconnect_max_ms = 30'000;  ///< the longest, however many attempts failed
+  DemuxLimits limits;                       ///< max_streams, max_message_bytes, max_stream_buffer
+  ServerConfig routes;  ///< streams the far end opens (reverse tunnels): none, so each is refused
+};
+
 struct Config {
   std::filesystem::path path;
   std::string log_level = "info";
@@ -102,6 +123,7 @@ struct Config {
   };
   std::vector<Plugin> plugins;  ///< every plugin loaded for this config
   std::vector<ServerConfig> servers;
+  std::vector<TunnelConfig> tunnels;  ///< [tunnels.NAME], in file order
 };
 
 /// One error as `file:line:column: error: message` (line and column left out when unknown).

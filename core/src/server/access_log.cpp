@@ -96,6 +96,9 @@ void append_access_fields(std::string& out, const AccessRecord& r, LogFormat for
   } else if (d.action->kind == ActionKind::Forward) {
     f.plain("action", "FORWARD");
     f.plain("target", d.action->to.to_string());
+  } else if (d.action->kind == ActionKind::Mux) {
+    f.plain("action", "MUX");
+    f.plain("target", "tunnel:" + d.action->tunnel);
   } else if (d.action->kind == ActionKind::Demux) {
     f.plain("action", "DEMUX");
     f.number("streams", r.streams);

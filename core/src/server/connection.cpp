@@ -4,6 +4,7 @@
 
 #include <random>
 #include <string>
+#include <utility>
 
 #include "worker.hpp"
 
@@ -67,6 +68,9 @@ void Connection::on_decided(const Decision& decision) {
       tunnel_->start(sniffer_.take_client(), sniffed.bytes().subspan(unwrapped.offset));
       return;
     }
+    case ActionKind::Mux:
+      start_mux();
+      return;
     case ActionKind::Forward:
       stage_ = Stage::Connecting;
       connecting_since_ = std::chrono::steady_clock::now();
@@ -134,6 +138,13 @@ void Connection::end(CloseReason why, int error) {
     case Stage::Tunneling:
       tunnel_->close(why);
       break;
+    case Stage::MuxWaiting:
+      link_->cancel(*this);
+      sniffer_.close();
+      break;
+    case Stage::Muxing:
+      if (TunnelStream* stream = std::exchange(mux_, nullptr)) stream->close(why, true);
+      break;
     case Stage::Ending:
       break;
   }
@@ -149,7 +160,7 @@ void Connection::on_released() {
     record_.bytes_down = tunnel_->bytes_out();
     record_.protocol_error = tunnel_->protocol_error();
     rules_->metrics.counters.tunnels_closed.add();
-  } else {
+  } else if (!muxed_) {
     record_.bytes_up = forwarder_.bytes_up();
     record_.bytes_down = forwarder_.bytes_down();
   }

@@ -292,7 +292,28 @@ void Tunnel::stream_ended(TunnelStream* stream) {
   if (auto it = streams_.find(stream->id()); it != streams_.end() && it->second.get() == stream) {
     ended_.emplace(stream, std::move(it->second));
     streams_.erase(it);
+    if (streams_.empty() && !closing_ && !finished_) owner_.on_tunnel_idle();
   }
+}
+
+TunnelStream* Tunnel::open_local(passthru::mproxy::Meta meta, Socket client, std::string_view first,
+                                 const Decision& decision, TunnelStream::LocalOwner& owner) {
+  if (closing_ || finished_ || streams_.size() >= demux_.demux.max_streams) return nullptr;
+  std::string error;
+  if (!passthru::mproxy::pack_header(Kind::Connection, meta, 0, error)) {
+    spdlog::warn("tunnel: cannot carry a connection: {}", error);
+    return nullptr;
+  }
+  std::string id = meta.id();
+  if (streams_.count(id)) return nullptr;
+  auto created = std::make_unique<TunnelStream>(*this, std::move(meta), owner);
+  TunnelStream* raw = created.get();
+  streams_.emplace(id, std::move(created));
+  lifeline_.hold();  // released with the stream, as for the far end's streams
+  ++streams_opened_;
+  raw->start_local(std::move(client), first, decision);
+  if (output_full_ && streams_.count(id)) raw->throttle(true);
+  return raw;
 }
 
 void Tunnel::stream_released(TunnelStream* stream) {
@@ -311,7 +332,8 @@ void Tunnel::close(CloseReason why) {
   flush_output();  // a last try, so that what was sent before (error messages) still arrives
   closing_ = true;
   // A stream ends with its tunnel: said as such, unless passthru is stopping.
-  CloseReason stream_end = why == CloseReason::Shutdown ? CloseReason::Shutdown : CloseReason::TunnelClosed;
+  CloseReason stream_end =
+      why == CloseReason::Shutdown || why == CloseReason::TunnelLost ? why : CloseReason::TunnelClosed;
   for (TunnelStream* s : open_streams()) s->close(stream_end, true);  // which takes it out of the map
   client_.close();
   for (Outgoing& out : output_)

@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "connection.hpp"
+#include "tunnel_link.hpp"
 
 namespace passthru::core {
 
@@ -121,6 +122,15 @@ Worker::~Worker() {
 void Worker::run() {
   uv_run(&loop_, UV_RUN_DEFAULT);
   finished_ = true;
+}
+
+TunnelLink& Worker::tunnel_link(const std::shared_ptr<const Config>& config, std::size_t index) {
+  std::unique_ptr<TunnelLink>& link = tunnel_links_[config->tunnels.at(index).name];
+  if (!link) {
+    link = std::make_unique<TunnelLink>(*this, config, index);
+    if (stopping_) link->close();
+  }
+  return *link;
 }
 
 void Worker::add(Connection* connection) noexcept {
@@ -357,6 +367,7 @@ void Worker::stop_now() {
     c->shutdown();
     c = next;
   }
+  for (auto& [name, link] : tunnel_links_) link->close();
   if (event_set_) event_set_->close();  // every connection socket is closed
 }
 

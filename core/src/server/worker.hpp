@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "../config/config.hpp"
@@ -29,6 +30,7 @@
 namespace passthru::core {
 
 class Connection;
+class TunnelLink;
 class Worker;
 
 /// What a listener applies to the connections it accepts: its part of the config in force when
@@ -110,6 +112,11 @@ class Worker {
   const WorkerMetrics& metrics() const noexcept { return metrics_; }
   void add(Connection* connection) noexcept;
   void remove(Connection* connection) noexcept;
+  /// This worker's counts, to be added to (tunnel links count under a name of their own).
+  WorkerMetrics& counters() noexcept { return metrics_; }
+  /// This worker's link for `config`'s tunnels[index], made on first use (kept by name: a
+  /// reload's tunnel of the same name keeps the running link and its settings).
+  TunnelLink& tunnel_link(const std::shared_ptr<const Config>& config, std::size_t index);
 
  private:
   Worker();
@@ -170,6 +177,8 @@ class Worker {
   WorkerMetrics metrics_;  ///< outlives every ListenerRules, whose counts it holds
   std::unique_ptr<AccessLog> access_log_;  ///< made with the loop
   Connection* connections_ = nullptr;
+  /// Outgoing tunnels (MUX), by name; closed with the loop, freed after it (before event_set_).
+  std::unordered_map<std::string, std::unique_ptr<TunnelLink>> tunnel_links_;
   bool stopping_ = false;
   bool draining_ = false;
   bool listeners_closed_ = false;

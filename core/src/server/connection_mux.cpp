@@ -1,0 +1,93 @@
+// Connection's MUX stage: the connection waits for its worker's TunnelLink, then is handed to a
+// local stream of the link's tunnel, which owns its socket until it ends and says so here.
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+
+#include "connection.hpp"
+#include "worker.hpp"
+
+namespace passthru::core {
+
+namespace {
+
+/// Whether `s` may be sent as an M-PROXY header field (printable ASCII, no comma).
+bool is_field_text(std::string_view s) noexcept {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x21 && c < 0x7F && c != ','; });
+}
+
+/// The stream's header fields: the client's address and port, the service (the rule's, else
+/// the detected protocol's table name in lower case, "tcp" when none), the listener's port
+/// (the one it is bound to), and the name (the rule's, else the SNI or Host).
+passthru::mproxy::Meta stream_meta(const IpAddress& client, const Decision& decision, const std::string& listener) {
+  passthru::mproxy::Meta meta;
+  char text[INET6_ADDRSTRLEN] = {};
+  if (client.any.sa_family == AF_INET) {
+    meta.family = "IPv4";
+    inet_ntop(AF_INET, &client.v4.sin_addr, text, sizeof text);
+    meta.port = std::to_string(ntohs(client.v4.sin_port));
+  } else {
+    meta.family = "IPv6";
+    inet_ntop(AF_INET6, &client.v6.sin6_addr, text, sizeof text);
+    meta.port = std::to_string(ntohs(client.v6.sin6_port));
+  }
+  meta.address = text;
+  const Action& action = *decision.action;
+  if (!action.mux_service.empty()) {
+    meta.service = action.mux_service;
+  } else if (decision.protocol && decision.kind == Decision::Kind::Rule) {
+    meta.service = decision.protocol->name;
+    std::transform(meta.service.begin(), meta.service.end(), meta.service.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  } else {
+    meta.service = "tcp";
+  }
+  meta.serviceport = listener.substr(listener.rfind(':') + 1);
+  std::string_view name = action.mux_name.empty() ? decision.facts.authority() : std::string_view(action.mux_name);
+  if (is_field_text(name)) meta.name = std::string(name);  // else left out: it cannot be framed
+  return meta;
+}
+
+}  // namespace
+
+void Connection::start_mux() {
+  const Action& action = *record_.decision.action;
+  stage_ = Stage::MuxWaiting;
+  link_ = &worker_.tunnel_link(rules_->config, action.tunnel_index);
+  deadline_.start(link_->config().connect_timeout_ms, *this);
+  link_->request(*this);  // on_link_ready, now if the link is up
+}
+
+void Connection::on_deadline() {
+  if (stage_ == Stage::MuxWaiting) end(CloseReason::ConnectTimeout, 0);
+}
+
+void Connection::on_link_ready(Tunnel& tunnel) {
+  if (stage_ != Stage::MuxWaiting) return;
+  deadline_.stop();
+  stage_ = Stage::Muxing;
+  muxed_ = true;
+  rules_->metrics.counters.backend_connect.observe(seconds_since(record_.started));
+  ConnBuf sniffed = sniffer_.take_bytes();
+  auto first = passthru::sdk::as_chars(sniffed.bytes().subspan(sniffer_.unwrapped().offset));
+  TunnelStream::LocalOwner& owner = *this;
+  TunnelStream* stream = tunnel.open_local(stream_meta(record_.client, record_.decision, rules_->name),
+                                           sniffer_.take_client(), first, record_.decision, owner);
+  if (stage_ != Stage::Muxing) return;  // it ended already, and said so
+  if (!stream) {
+    end(CloseReason::ConnectFailed, 0);
+    return;
+  }
+  mux_ = stream;
+}
+
+void Connection::on_stream_finished(CloseReason why, int error, std::uint64_t up, std::uint64_t down) {
+  mux_ = nullptr;
+  record_.bytes_up = up;
+  record_.bytes_down = down;
+  end(why, error);
+}
+
+}  // namespace passthru::core
