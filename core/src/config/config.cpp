@@ -353,6 +353,8 @@ class Loader {
         to_addr = value;
       } else if (key->str() == "tunnel" || key->str() == "service" || key->str() == "name") {
         mux_keys.emplace_back(key, value);
+      } else if (key->str() == "tokens_file") {
+        limits.emplace_back(key, value);
       } else if (key->str() == "send_proxy") {
         send_proxy = value;
       } else if (key->str() == "proxy_v2_options") {
@@ -366,7 +368,7 @@ class Loader {
         error_at(*key, "unknown key '" + std::string(key->str()) + "' in rule '" + rule +
                            "'; a rule takes action, to_addr, send_proxy, proxy_v2_options, idle_timeout_ms, "
                            "half_closed_timeout_ms, max_lifetime_ms, for DEMUX max_streams, "
-                           "max_message_bytes and max_stream_buffer, and for MUX tunnel, service and name");
+                           "max_message_bytes, max_stream_buffer and tokens_file, and for MUX tunnel, service and name");
         ok = false;
       }
     }
@@ -384,6 +386,18 @@ class Loader {
       if (action.kind != ActionKind::Demux) {
         error_at(*key, std::string(key->str()) + " goes with DEMUX only");
         return std::nullopt;
+      }
+      if (key->str() == "tokens_file") {
+        std::string why;
+        auto file = value->value<std::string>();
+        auto tokens = file ? read_tokens_file(relative_to_config(*file), why) : std::nullopt;
+        if (!tokens) {
+          error_at(*value, "tokens_file must name a file of grants, TOKEN TUNNEL [NAME ...] a line" +
+                               (why.empty() ? std::string() : ": " + why));
+          return std::nullopt;
+        }
+        action.tokens = std::make_shared<const TunnelTokens>(std::move(*tokens));
+        continue;
       }
       std::uint32_t& limit = key->str() == "max_streams"         ? action.demux.max_streams
                              : key->str() == "max_message_bytes" ? action.demux.max_message_bytes
@@ -430,6 +444,11 @@ class Loader {
       return std::nullopt;
     }
     return ok ? std::optional<Action>(action) : std::nullopt;
+  }
+
+  fs::path relative_to_config(const std::string& file) const {
+    fs::path path(file);
+    return path.is_relative() ? (path_.parent_path() / path).lexically_normal() : path;
   }
 
   /// MUX's keys: tunnel (required), service and name (the stream's fields, else detected).
@@ -512,6 +531,12 @@ class Loader {
           if (!endpoint) error_at(*setting, "connect must be the \"host:port\" of the far end's DEMUX listener" + (why.empty() ? std::string() : ": " + why));
           else tunnel.connect = *endpoint;
           has_connect = true;
+        } else if (name == "token_file") {
+          std::string why;
+          auto file = setting->value<std::string>();
+          auto token = file ? read_token_file(relative_to_config(*file), why) : std::nullopt;
+          if (!token) error_at(*setting, "token_file must name a file holding the tunnel's token" + (why.empty() ? std::string() : ": " + why));
+          else tunnel.token = *token;
         } else if (name == "idle_timeout_ms") {
           std::uint32_t ms = 0;
           if (read_option(*option, *setting, ms, 0, kMaxTimeoutMs)) tunnel.idle_timeout_ms = ms;
@@ -529,7 +554,7 @@ class Loader {
           read_option(*option, *setting, tunnel.limits.max_stream_buffer, 1, 1 << 30);
         } else {
           error_at(*option, "unknown tunnel option '" + name +
-                                "'; options are connect, idle_timeout_ms, connect_timeout_ms, reconnect_min_ms, "
+                                "'; options are connect, token_file, idle_timeout_ms, connect_timeout_ms, reconnect_min_ms, "
                                 "reconnect_max_ms, max_streams, max_message_bytes, max_stream_buffer");
         }
       }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "endpoint.hpp"
+#include "tunnel_tokens.hpp"
 #include "passthru/sdk/protocol.hpp"
 #include "passthru/wire/proxy_header_writer.hpp"
 
@@ -64,6 +65,9 @@ struct Action {
   std::uint32_t tunnel_index = 0;  ///< Mux only: its place in Config::tunnels
   std::string mux_service;   ///< Mux only: the stream's `service`; empty: the detected protocol
   std::string mux_name;      ///< Mux only: the stream's `name`; empty: the SNI or Host
+  /// Demux only (tokens_file): a tunnel must present one of these in its first control
+  /// message, within the listener's timeout_ms; none: any tunnel is accepted.
+  std::shared_ptr<const TunnelTokens> tokens;
 };
 
 struct ProtocolTable {
@@ -102,6 +106,7 @@ struct TunnelConfig {
   std::uint32_t reconnect_min_ms = 250;     ///< the first pause before dialling again
   std::uint32_t reconnect_max_ms = 30'000;  ///< the longest, however many attempts failed
   DemuxLimits limits;                       ///< max_streams, max_message_bytes, max_stream_buffer
+  std::string token;  ///< from token_file: sent in the first control message; empty: none
   ServerConfig routes;  ///< streams the far end opens (reverse tunnels): none, so each is refused
 };
 

@@ -65,6 +65,7 @@ void Connection::on_decided(const Decision& decision) {
       tunnel_ = std::make_unique<Tunnel>(owner, worker_, *rules_, *decision.action, index, record_.client, lifeline_);
       rules_->metrics.counters.tunnels_opened.add();
       ConnBuf sniffed = sniffer_.take_bytes();
+      if (decision.action->tokens) deadline_.start(server_.timeout_ms, static_cast<Deadline::Expiry&>(*this));
       tunnel_->start(sniffer_.take_client(), sniffed.bytes().subspan(unwrapped.offset));
       return;
     }

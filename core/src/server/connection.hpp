@@ -64,7 +64,7 @@ class Connection final : private Lifeline::Owner, private Sniffer::Owner, privat
   void start_mux();
   void on_link_ready(Tunnel& tunnel) override;
   void on_stream_finished(CloseReason why, int error, std::uint64_t up, std::uint64_t down) override;
-  void on_deadline() override;  ///< waited connect_timeout_ms for the link
+  void on_deadline() override;  ///< MUX: waited connect_timeout_ms for the link; DEMUX: for the token
 
   /// The PROXY header the rule asks for (empty if none); `client` is asked for our own address.
   std::string proxy_header(const Socket& client) const;

@@ -62,6 +62,8 @@ void Connection::start_mux() {
 
 void Connection::on_deadline() {
   if (stage_ == Stage::MuxWaiting) end(CloseReason::ConnectTimeout, 0);
+  // A DEMUX tunnel that must authenticate had timeout_ms to do it.
+  if (stage_ == Stage::Tunneling && !tunnel_->authenticated()) tunnel_->refuse("no token within timeout_ms");
 }
 
 void Connection::on_link_ready(Tunnel& tunnel) {

@@ -39,7 +39,8 @@ Tunnel::Tunnel(Owner& owner, Worker& worker, ListenerRules& rules, const Action&
       listener_name_(rules.name),
       client_address_(client_address),
       lifeline_(lifeline),
-      decoder_(demux.demux.max_message_bytes) {}
+      decoder_(demux.demux.max_message_bytes),
+      authenticated_(!demux.tokens) {}
 
 Tunnel::~Tunnel() = default;
 
@@ -127,7 +128,53 @@ void Tunnel::received(std::string_view bytes) {
   }
 }
 
+namespace {
+/// The value of the JSON string member `"key":"..."` in `body`, or "" (no escapes are read:
+/// tokens and tunnel names hold neither quotes nor backslashes).
+std::string_view string_member(std::string_view body, std::string_view key) {
+  std::string quoted = "\"" + std::string(key) + "\"";
+  std::size_t at = body.find(quoted);
+  if (at == std::string_view::npos) return {};
+  at += quoted.size();
+  auto skip_blanks = [&] {
+    while (at < body.size() && (body[at] == ' ' || body[at] == '\t' || body[at] == '\n' || body[at] == '\r')) ++at;
+  };
+  skip_blanks();
+  if (at >= body.size() || body[at++] != ':') return {};
+  skip_blanks();
+  if (at >= body.size() || body[at++] != '"') return {};
+  std::size_t end = body.find('"', at);
+  return end == std::string_view::npos ? std::string_view() : body.substr(at, end - at);
+}
+}  // namespace
+
+void Tunnel::authenticate(const passthru::mproxy::Message& m) {
+  // [id,"auth",{"tunnel":"NAME","token":"TOKEN"}] (what TunnelLink sends), first.
+  if (m.kind != Kind::Control || m.body.find("\"auth\"") == std::string::npos) {
+    refuse("the first message did not authenticate");
+    return;
+  }
+  const TokenGrant* grant = demux_.tokens->find(string_member(m.body, "token"));
+  if (!grant || grant->tunnel != string_member(m.body, "tunnel")) {
+    refuse("a token not granted for this tunnel");
+    return;
+  }
+  authenticated_ = true;
+  grant_ = grant;
+}
+
+void Tunnel::refuse(const std::string& why) {
+  if (finished_ || closing_) return;
+  send(Kind::Control, {}, R"([0,{"code":"E_AUTH","message":")" + why + R"("}])");
+  protocol_error_ = why;
+  finish(CloseReason::Rejected, 0);
+}
+
 void Tunnel::dispatch(passthru::mproxy::Message&& m) {
+  if (!authenticated_) {
+    authenticate(m);
+    return;
+  }
   if (m.kind == Kind::Control) {
     // Commands (the relay's hello, grants) need no answer from an endpoint; a body that is not a
     // JSON array is not M-PROXY.

@@ -71,6 +71,13 @@ class Tunnel final : private Socket::Watcher {
   TunnelStream* open_local(passthru::mproxy::Meta meta, Socket client, std::string_view first, const Decision& decision,
                            TunnelStream::LocalOwner& owner);
   [[nodiscard]] std::size_t open_stream_count() const noexcept { return streams_.size(); }
+  /// With a DEMUX rule's tokens_file: whether the first control message presented a token
+  /// granted for the tunnel it named (always true without one).
+  [[nodiscard]] bool authenticated() const noexcept { return authenticated_; }
+  /// The grant it authenticated with, or nullptr.
+  [[nodiscard]] const TokenGrant* grant() const noexcept { return grant_; }
+  /// Answers with a control error `[0,{"code":"E_AUTH",...}]` and ends the tunnel (end=rejected).
+  void refuse(const std::string& why);
 
   [[nodiscard]] std::uint64_t bytes_in() const noexcept { return bytes_in_; }
   [[nodiscard]] std::uint64_t bytes_out() const noexcept { return bytes_out_; }
@@ -108,6 +115,8 @@ class Tunnel final : private Socket::Watcher {
   std::vector<std::string> write_output();
   void received(std::string_view bytes);
   void dispatch(passthru::mproxy::Message&& message);
+  /// The first message of a tunnel that must authenticate.
+  void authenticate(const passthru::mproxy::Message& message);
   void finish(CloseReason why, int error);
   void throttle_streams(bool full);
   /// The streams open now: telling one of them something may end it, or another, which takes
@@ -148,6 +157,8 @@ class Tunnel final : private Socket::Watcher {
   std::uint64_t bytes_out_ = 0;
   std::uint64_t streams_opened_ = 0;
   std::string protocol_error_;
+  bool authenticated_ = true;
+  const TokenGrant* grant_ = nullptr;
 };
 
 }  // namespace passthru::core

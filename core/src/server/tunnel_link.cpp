@@ -83,7 +83,8 @@ TunnelLink::~TunnelLink() = default;
 
 std::string TunnelLink::greeting() const {
   // The names are letters, digits, '-', '_' and '.' (config.cpp): nothing to escape.
-  return R"([1,"auth",{"tunnel":")" + tunnel_.name + R"("}])";
+  std::string token = tunnel_.token.empty() ? "" : R"(,"token":")" + tunnel_.token + "\"";
+  return R"([1,"auth",{"tunnel":")" + tunnel_.name + "\"" + token + "}]";
 }
 
 void TunnelLink::request(Client& client) {

@@ -71,7 +71,7 @@ class TunnelLink {
   /// Closes the session now (its streams end with `why`) and keeps it until released.
   void retire(CloseReason why);
   void pause_then_dial();
-  /// The body of the first control message: [1,"auth",{"tunnel":NAME}].
+  /// The body of the first control message: [1,"auth",{"tunnel":NAME[,"token":TOKEN]}].
   std::string greeting() const;
   [[nodiscard]] bool keeps_open() const noexcept { return !tunnel_.idle_timeout_ms.has_value(); }
 
