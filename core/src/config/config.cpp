@@ -479,6 +479,15 @@ class Loader {
 
   /// Every MUX rule names a tunnel the file defines (the tables may come in any order).
   void check_mux_rules(Config& config) {
+    auto granted = [&](const std::string& name) {  // a reverse tunnel some DEMUX rule accepts
+      for (const ServerConfig& server : config.servers)
+        for (const ProtocolTable& protocol : server.protocols)
+          for (const Action& action : protocol.actions)
+            if (action.tokens)
+              for (const TokenGrant& grant : action.tokens->grants)
+                if (grant.tunnel == name) return true;
+      return false;
+    };
     auto resolve = [&](Action& action) {
       if (action.kind != ActionKind::Mux) return;
       for (std::size_t i = 0; i < config.tunnels.size(); ++i)
@@ -486,13 +495,18 @@ class Loader {
           action.tunnel_index = static_cast<std::uint32_t>(i);
           return;
         }
+      if (granted(action.tunnel)) {
+        action.tunnel_index = kReverseTunnel;
+        return;
+      }
       SourcePosition where{};
       for (const auto& written : mux_rules_)
         if (written.rule == action.rule && written.tunnel == action.tunnel) where = written.where;
       std::string known;
       for (const auto& t : config.tunnels) known += (known.empty() ? "" : ", ") + t.name;
       error(where, "MUX rule '" + action.rule + "' names tunnel '" + action.tunnel + "', which no [tunnels." +
-                       action.tunnel + "] table defines" + (known.empty() ? "" : "; tunnels: " + known));
+                       action.tunnel + "] table defines and no DEMUX rule's tokens_file grants" +
+                       (known.empty() ? "" : "; tunnels: " + known));
     };
     for (ServerConfig& server : config.servers) {
       for (ProtocolTable& protocol : server.protocols)
@@ -524,7 +538,10 @@ class Loader {
       bool has_connect = false;
       for (const auto& [option, setting] : in_file_order(*options)) {
         std::string name(option->str());
-        if (name == "connect") {
+        if (setting->is_table()) {  // a protocol routing the streams the far end opens
+          if (name == "CATCHALL") read_server_catchall(*option, *setting->as_table(), tunnel.routes);
+          else read_protocol(*option, *setting->as_table(), tunnel.routes);
+        } else if (name == "connect") {
           std::string why;
           auto text = setting->value<std::string>();
           auto endpoint = text ? parse_endpoint(*text, true, PortRule::NonZero, why) : std::nullopt;
@@ -559,6 +576,7 @@ class Loader {
         }
       }
       if (!has_connect) error_at(*key, "tunnel '" + tunnel.name + "' needs connect = \"host:port\": the far end's DEMUX listener");
+      read_server(toml::table{}, tunnel.routes);  // the routes' timeouts: the defaults
       if (tunnel.reconnect_max_ms < tunnel.reconnect_min_ms)
         error_at(*key, "tunnel '" + tunnel.name + "': reconnect_max_ms is less than reconnect_min_ms");
       config.tunnels.push_back(std::move(tunnel));

@@ -62,13 +62,17 @@ struct Action {
   TimeoutKeys timeout_keys;  ///< Forward only: what the rule itself wrote
   RelayTimeouts timeouts;    ///< Forward only: what applies, the rule's keys over its listener's
   std::string tunnel;        ///< Mux only: the name of the [tunnels.NAME] that carries it
-  std::uint32_t tunnel_index = 0;  ///< Mux only: its place in Config::tunnels
+  std::uint32_t tunnel_index = 0;  ///< Mux only: its place in Config::tunnels, or kReverseTunnel
   std::string mux_service;   ///< Mux only: the stream's `service`; empty: the detected protocol
   std::string mux_name;      ///< Mux only: the stream's `name`; empty: the SNI or Host
   /// Demux only (tokens_file): a tunnel must present one of these in its first control
   /// message, within the listener's timeout_ms; none: any tunnel is accepted.
   std::shared_ptr<const TunnelTokens> tokens;
 };
+
+/// A MUX rule's tunnel that no [tunnels.NAME] dials: one a DEMUX rule's tokens grant, which the
+/// far end dials in (a reverse tunnel).
+inline constexpr std::uint32_t kReverseTunnel = 0xFFFFFFFF;
 
 struct ProtocolTable {
   std::string name;  ///< "TLS"
@@ -107,7 +111,9 @@ struct TunnelConfig {
   std::uint32_t reconnect_max_ms = 30'000;  ///< the longest, however many attempts failed
   DemuxLimits limits;                       ///< max_streams, max_message_bytes, max_stream_buffer
   std::string token;  ///< from token_file: sent in the first control message; empty: none
-  ServerConfig routes;  ///< streams the far end opens (reverse tunnels): none, so each is refused
+  /// Routes for the streams the far end opens (a reverse tunnel: [tunnels.NAME.TLS]…); with
+  /// any, the link is dialled at start and kept up. Without, each such stream is refused.
+  ServerConfig routes;
 };
 
 struct Config {

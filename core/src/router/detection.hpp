@@ -23,6 +23,7 @@ enum class FallbackReason : std::uint8_t {
   NoRule,      ///< a protocol recognised its bytes, but none of its rules applies
   BufferFull,  ///< max_sniff_bytes reached before a decision
   ClientEof,   ///< the client stopped sending before a decision
+  NoTunnel,    ///< a MUX rule's reverse tunnel is not up (or did not register the name)
   Timeout,     ///< timeout_ms reached before a decision (silent clients end here)
 };
 

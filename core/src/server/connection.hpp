@@ -62,6 +62,8 @@ class Connection final : private Lifeline::Owner, private Sniffer::Owner, privat
   void on_released() override;
   // MUX (connection_mux.cpp).
   void start_mux();
+  /// A MUX rule's reverse tunnel is not up: the server CATCHALL applies (fallback=no_tunnel).
+  void fall_back_for_no_tunnel();
   void on_link_ready(Tunnel& tunnel) override;
   void on_stream_finished(CloseReason why, int error, std::uint64_t up, std::uint64_t down) override;
   void on_deadline() override;  ///< MUX: waited connect_timeout_ms for the link; DEMUX: for the token

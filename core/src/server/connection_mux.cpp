@@ -55,9 +55,37 @@ passthru::mproxy::Meta stream_meta(const IpAddress& client, const Decision& deci
 void Connection::start_mux() {
   const Action& action = *record_.decision.action;
   stage_ = Stage::MuxWaiting;
+  if (action.tunnel_index == kReverseTunnel) {
+    // Into the tunnel the far end dialled in and registered this name for, if one is up.
+    std::string_view host = action.mux_name.empty() ? record_.decision.facts.authority() : action.mux_name;
+    if (Tunnel* tunnel = worker_.registered_tunnel(action.tunnel, host)) on_link_ready(*tunnel);
+    else fall_back_for_no_tunnel();
+    return;
+  }
   link_ = &worker_.tunnel_link(rules_->config, action.tunnel_index);
   deadline_.start(link_->config().connect_timeout_ms, *this);
   link_->request(*this);  // on_link_ready, now if the link is up
+}
+
+void Connection::fall_back_for_no_tunnel() {
+  Decision d;
+  d.kind = Decision::Kind::ServerCatchall;
+  d.fallback = FallbackReason::NoTunnel;
+  d.action = server_.catchall ? &*server_.catchall : nullptr;
+  d.facts = record_.decision.facts;
+  record_.decision = d;
+  rules_->metrics.decided(d, seconds_since(record_.started));
+  if (!d.action) {
+    end(CloseReason::NoRoute, 0);
+  } else if (d.action->kind == ActionKind::Forward) {
+    stage_ = Stage::Connecting;
+    connecting_since_ = std::chrono::steady_clock::now();
+    connector_.connect(d.action->to, server_.connect_timeout_ms);
+  } else if (d.action->kind == ActionKind::Mux && d.action->tunnel_index != kReverseTunnel) {
+    start_mux();
+  } else {
+    end(CloseReason::Rejected, 0);
+  }
 }
 
 void Connection::on_deadline() {

@@ -42,10 +42,14 @@ Tunnel::Tunnel(Owner& owner, Worker& worker, ListenerRules& rules, const Action&
       decoder_(demux.demux.max_message_bytes),
       authenticated_(!demux.tokens) {}
 
-Tunnel::~Tunnel() = default;
+Tunnel::~Tunnel() {
+  if (registered_) worker_.withdraw_tunnel(*this);
+}
 
 void Tunnel::start(Socket client, passthru::sdk::ByteSpan already_read) {
   client_ = std::move(client);
+  // Read at once on accept, before the first edge: what it answers (an E_AUTH refusal) goes out now.
+  client_.assume_writable();
   if (client_.is_watched()) {
     client_.tell(*this);
   } else if (int status = client_.watch(*this); status < 0) {
@@ -161,6 +165,12 @@ void Tunnel::authenticate(const passthru::mproxy::Message& m) {
   }
   authenticated_ = true;
   grant_ = grant;
+  if (!grant->names.empty()) {
+    worker_.register_tunnel(grant->tunnel, *this);  // a reverse tunnel: MUX rules may use it
+    registered_ = true;
+  }
+  spdlog::info("tunnel={} authenticated from {}{}", grant->tunnel, format_address(client_address_.get()),
+               registered_ ? " and registered" : "");
 }
 
 void Tunnel::refuse(const std::string& why) {
@@ -376,6 +386,7 @@ void Tunnel::finish(CloseReason why, int error) {
 
 void Tunnel::close(CloseReason why) {
   if (closing_) return;
+  if (registered_) worker_.withdraw_tunnel(*this);
   flush_output();  // a last try, so that what was sent before (error messages) still arrives
   closing_ = true;
   // A stream ends with its tunnel: said as such, unless passthru is stopping.

@@ -158,6 +158,7 @@ class Tunnel final : private Socket::Watcher {
   std::uint64_t streams_opened_ = 0;
   std::string protocol_error_;
   bool authenticated_ = true;
+  bool registered_ = false;  ///< offered to the worker's MUX rules as a reverse tunnel
   const TokenGrant* grant_ = nullptr;
 };
 

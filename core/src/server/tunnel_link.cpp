@@ -98,6 +98,10 @@ void TunnelLink::request(Client& client) {
   if (state_ == State::Idle) dial();
 }
 
+void TunnelLink::keep_up() {
+  if (state_ == State::Idle) dial();
+}
+
 void TunnelLink::cancel(Client& client) noexcept {
   waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), &client), waiting_.end());
 }

@@ -52,6 +52,8 @@ class TunnelLink {
   const TunnelConfig& config() const noexcept { return tunnel_; }
   /// Tells `client` on_link_ready at once if the link is up, else once it is (dialling if need be).
   void request(Client& client);
+  /// Dials now, if it is not up or dialling: a reverse tunnel's link, kept up from the start.
+  void keep_up();
   /// `client` no longer waits (it timed out or closed).
   void cancel(Client& client) noexcept;
   /// Closes the link and every stream (passthru is stopping); the link is not dialled again.

@@ -30,6 +30,7 @@
 namespace passthru::core {
 
 class Connection;
+class Tunnel;
 class TunnelLink;
 class Worker;
 
@@ -117,6 +118,12 @@ class Worker {
   /// This worker's link for `config`'s tunnels[index], made on first use (kept by name: a
   /// reload's tunnel of the same name keeps the running link and its settings).
   TunnelLink& tunnel_link(const std::shared_ptr<const Config>& config, std::size_t index);
+  /// Reverse tunnels: a DEMUX tunnel authenticated as `name` offers itself to this worker's MUX
+  /// rules for the names its grant lists, until withdrawn; the latest registered is used.
+  void register_tunnel(const std::string& name, Tunnel& tunnel);
+  void withdraw_tunnel(Tunnel& tunnel) noexcept;
+  /// The tunnel registered as `name` whose grant lists `host` (exactly, or as "*.suffix"), or nullptr.
+  Tunnel* registered_tunnel(const std::string& name, std::string_view host) const noexcept;
 
  private:
   Worker();
@@ -179,6 +186,7 @@ class Worker {
   Connection* connections_ = nullptr;
   /// Outgoing tunnels (MUX), by name; closed with the loop, freed after it (before event_set_).
   std::unordered_map<std::string, std::unique_ptr<TunnelLink>> tunnel_links_;
+  std::vector<std::pair<std::string, Tunnel*>> registered_tunnels_;  ///< reverse tunnels, oldest first
   bool stopping_ = false;
   bool draining_ = false;
   bool listeners_closed_ = false;
