@@ -338,6 +338,8 @@ class Loader {
     const toml::node* send_proxy = nullptr;
     const toml::node* v2_options = nullptr;
     std::vector<std::pair<const toml::key*, const toml::node*>> mux_keys;
+    std::string tls_cert, tls_key;
+    const toml::node* tls_at = nullptr;
     std::vector<std::pair<const toml::key*, const toml::node*>> limits;
     std::vector<std::pair<const toml::key*, const toml::node*>> timeouts;
     bool has_action = false;
@@ -353,7 +355,7 @@ class Loader {
         to_addr = value;
       } else if (key->str() == "tunnel" || key->str() == "service" || key->str() == "name") {
         mux_keys.emplace_back(key, value);
-      } else if (key->str() == "tokens_file") {
+      } else if (key->str() == "tokens_file" || key->str() == "tls_cert" || key->str() == "tls_key") {
         limits.emplace_back(key, value);
       } else if (key->str() == "send_proxy") {
         send_proxy = value;
@@ -368,7 +370,7 @@ class Loader {
         error_at(*key, "unknown key '" + std::string(key->str()) + "' in rule '" + rule +
                            "'; a rule takes action, to_addr, send_proxy, proxy_v2_options, idle_timeout_ms, "
                            "half_closed_timeout_ms, max_lifetime_ms, for DEMUX max_streams, "
-                           "max_message_bytes, max_stream_buffer and tokens_file, and for MUX tunnel, service and name");
+                           "max_message_bytes, max_stream_buffer, tokens_file, tls_cert and tls_key, and for MUX tunnel, service and name");
         ok = false;
       }
     }
@@ -387,6 +389,12 @@ class Loader {
         error_at(*key, std::string(key->str()) + " goes with DEMUX only");
         return std::nullopt;
       }
+      if (key->str() == "tls_cert" || key->str() == "tls_key") {
+        auto file = value->value<std::string>();
+        (key->str() == "tls_cert" ? tls_cert : tls_key) = file ? relative_to_config(*file).string() : "";
+        tls_at = value;
+        continue;
+      }
       if (key->str() == "tokens_file") {
         std::string why;
         auto file = value->value<std::string>();
@@ -403,6 +411,15 @@ class Loader {
                              : key->str() == "max_message_bytes" ? action.demux.max_message_bytes
                                                                  : action.demux.max_stream_buffer;
       if (!read_option(*key, *value, limit, 1, 1 << 30)) return std::nullopt;
+    }
+    if (tls_at) {
+      std::string why;
+      if (tls_cert.empty() || tls_key.empty()) why = "a DEMUX rule's TLS needs both tls_cert and tls_key (PEM files)";
+      else action.tls = make_tls_server_context(tls_cert, tls_key, why);
+      if (!action.tls) {
+        error_at(*tls_at, why);
+        return std::nullopt;
+      }
     }
     for (const auto& [key, value] : timeouts) {
       if (action.kind != ActionKind::Forward) {
@@ -536,6 +553,8 @@ class Loader {
         continue;
       }
       bool has_connect = false;
+      bool tunnel_tls = false;
+      std::string ca_file;
       for (const auto& [option, setting] : in_file_order(*options)) {
         std::string name(option->str());
         if (setting->is_table()) {  // a protocol routing the streams the far end opens
@@ -548,6 +567,14 @@ class Loader {
           if (!endpoint) error_at(*setting, "connect must be the \"host:port\" of the far end's DEMUX listener" + (why.empty() ? std::string() : ": " + why));
           else tunnel.connect = *endpoint;
           has_connect = true;
+        } else if (name == "tls") {
+          if (!setting->is_boolean()) error_at(*setting, "tls must be true or false");
+          else tunnel_tls = setting->value_or(false);
+        } else if (name == "server_name" || name == "ca_file") {
+          auto text = setting->value<std::string>();
+          if (!text || text->empty()) error_at(*setting, name + " must be a string");
+          else if (name == "server_name") tunnel.server_name = *text;
+          else ca_file = relative_to_config(*text).string();
         } else if (name == "token_file") {
           std::string why;
           auto file = setting->value<std::string>();
@@ -571,12 +598,20 @@ class Loader {
           read_option(*option, *setting, tunnel.limits.max_stream_buffer, 1, 1 << 30);
         } else {
           error_at(*option, "unknown tunnel option '" + name +
-                                "'; options are connect, token_file, idle_timeout_ms, connect_timeout_ms, reconnect_min_ms, "
+                                "'; options are connect, tls, server_name, ca_file, token_file, idle_timeout_ms, connect_timeout_ms, reconnect_min_ms, "
                                 "reconnect_max_ms, max_streams, max_message_bytes, max_stream_buffer");
         }
       }
       if (!has_connect) error_at(*key, "tunnel '" + tunnel.name + "' needs connect = \"host:port\": the far end's DEMUX listener");
       read_server(toml::table{}, tunnel.routes);  // the routes' timeouts: the defaults
+      if (tunnel_tls) {
+        std::string why;
+        tunnel.tls = make_tls_client_context(ca_file, why);
+        if (!tunnel.tls) error_at(*key, "tunnel '" + tunnel.name + "': " + why);
+        if (tunnel.server_name.empty()) tunnel.server_name = tunnel.connect.host;
+      } else if (!ca_file.empty() || !tunnel.server_name.empty()) {
+        error_at(*key, "tunnel '" + tunnel.name + "': server_name and ca_file go with tls = true");
+      }
       if (tunnel.reconnect_max_ms < tunnel.reconnect_min_ms)
         error_at(*key, "tunnel '" + tunnel.name + "': reconnect_max_ms is less than reconnect_min_ms");
       config.tunnels.push_back(std::move(tunnel));

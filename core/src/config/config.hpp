@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "endpoint.hpp"
+#include "tls_context.hpp"
 #include "tunnel_tokens.hpp"
 #include "passthru/sdk/protocol.hpp"
 #include "passthru/wire/proxy_header_writer.hpp"
@@ -68,6 +69,9 @@ struct Action {
   /// Demux only (tokens_file): a tunnel must present one of these in its first control
   /// message, within the listener's timeout_ms; none: any tunnel is accepted.
   std::shared_ptr<const TunnelTokens> tokens;
+  /// Demux only (tls_cert, tls_key): the tunnel's link is TLS, decrypted with this; the rule
+  /// then sits in a TLS table (its SNI), and its streams are routed as an MPROXY table's.
+  TlsContext tls;
 };
 
 /// A MUX rule's tunnel that no [tunnels.NAME] dials: one a DEMUX rule's tokens grant, which the
@@ -111,6 +115,8 @@ struct TunnelConfig {
   std::uint32_t reconnect_max_ms = 30'000;  ///< the longest, however many attempts failed
   DemuxLimits limits;                       ///< max_streams, max_message_bytes, max_stream_buffer
   std::string token;  ///< from token_file: sent in the first control message; empty: none
+  TlsContext tls;     ///< tls = true: the link is TLS, verified with ca_file (or the system store)
+  std::string server_name;  ///< the name sent (SNI) and verified; default: connect's host
   /// Routes for the streams the far end opens (a reverse tunnel: [tunnels.NAME.TLS]…); with
   /// any, the link is dialled at start and kept up. Without, each such stream is refused.
   ServerConfig routes;

@@ -61,11 +61,20 @@ void Connection::on_decided(const Decision& decision) {
       }
       stage_ = Stage::Tunneling;
       auto index = static_cast<std::uint32_t>(decision.protocol - server_.protocols.data());
+      if (decision.action->tls) {  // a TLS table's rule: its streams are routed as the MPROXY table's
+        index = Tunnel::kNoMproxyTable;
+        for (std::size_t i = 0; i < server_.protocols.size(); ++i)
+          if (server_.protocols[i].name == "MPROXY") index = static_cast<std::uint32_t>(i);
+      }
       Tunnel::Owner& owner = *this;
       tunnel_ = std::make_unique<Tunnel>(owner, worker_, *rules_, *decision.action, index, record_.client, lifeline_);
       rules_->metrics.counters.tunnels_opened.add();
       ConnBuf sniffed = sniffer_.take_bytes();
       if (decision.action->tokens) deadline_.start(server_.timeout_ms, static_cast<Deadline::Expiry&>(*this));
+      if (decision.action->tls) {
+        start_tls_tunnel(sniffed.bytes().subspan(unwrapped.offset));
+        return;
+      }
       tunnel_->start(sniffer_.take_client(), sniffed.bytes().subspan(unwrapped.offset));
       return;
     }
@@ -138,6 +147,7 @@ void Connection::end(CloseReason why, int error) {
       break;
     case Stage::Tunneling:
       tunnel_->close(why);
+      if (tls_) tls_->close();
       break;
     case Stage::MuxWaiting:
       link_->cancel(*this);

@@ -24,6 +24,7 @@
 #include "tunnel.hpp"
 #include "tunnel_link.hpp"
 #include "tunnel_stream.hpp"
+#include "tls_bridge.hpp"
 
 namespace passthru::core {
 
@@ -62,6 +63,9 @@ class Connection final : private Lifeline::Owner, private Sniffer::Owner, privat
   void on_released() override;
   // MUX (connection_mux.cpp).
   void start_mux();
+  /// DEMUX with tls_cert: the tunnel's link is decrypted by a TlsBridge, whose plain end the
+  /// Tunnel reads (connection_mux.cpp).
+  void start_tls_tunnel(passthru::sdk::ByteSpan hello);
   /// A MUX rule's reverse tunnel is not up: the server CATCHALL applies (fallback=no_tunnel).
   void fall_back_for_no_tunnel();
   void on_link_ready(Tunnel& tunnel) override;
@@ -88,6 +92,7 @@ class Connection final : private Lifeline::Owner, private Sniffer::Owner, privat
   Connector connector_;
   Forwarder forwarder_;
   std::unique_ptr<Tunnel> tunnel_;
+  std::unique_ptr<TlsBridge> tls_;  ///< DEMUX with tls_cert: decrypts the tunnel's link
   TunnelLink* link_ = nullptr;     ///< MUX: the link it waits for, or is carried by
   TunnelStream* mux_ = nullptr;    ///< MUX: its stream, until the stream says it ended
   bool muxed_ = false;             ///< MUX: the bytes are the stream's, recorded when it ended

@@ -1,6 +1,7 @@
 // Connection's MUX stage: the connection waits for its worker's TunnelLink, then is handed to a
 // local stream of the link's tunnel, which owns its socket until it ends and says so here.
 #include <arpa/inet.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cctype>
@@ -86,6 +87,19 @@ void Connection::fall_back_for_no_tunnel() {
   } else {
     end(CloseReason::Rejected, 0);
   }
+}
+
+void Connection::start_tls_tunnel(passthru::sdk::ByteSpan hello) {
+  Socket plain;
+  std::string error;
+  tls_ = TlsBridge::open(worker_.event_set(), sniffer_.take_client(), record_.decision.action->tls, true, {},
+                         passthru::sdk::as_chars(hello), plain, error);
+  if (!tls_) {
+    spdlog::warn("listener={} tunnel TLS: {}", rules_->name, error);
+    end(CloseReason::ClientError, 0);
+    return;
+  }
+  tunnel_->start(std::move(plain), {});
 }
 
 void Connection::on_deadline() {

@@ -9,6 +9,7 @@
 #include "connector.hpp"
 #include "deadline.hpp"
 #include "lifeline.hpp"
+#include "tls_bridge.hpp"
 #include "worker.hpp"
 
 namespace passthru::core {
@@ -31,6 +32,7 @@ class TunnelLink::Session final : private Lifeline::Owner, private Connector::Ow
     closed_ = true;
     connector_.cancel();
     if (tunnel_) tunnel_->close(why);
+    if (tls_) tls_->close();
     deadline_.close();
     lifeline_.let_go();
   }
@@ -44,6 +46,14 @@ class TunnelLink::Session final : private Lifeline::Owner, private Connector::Ow
     Tunnel::Owner& owner = *this;
     tunnel_ = std::make_unique<Tunnel>(owner, link_.worker_, *link_.rules_, link_.demux_, Tunnel::kNoMproxyTable,
                                        IpAddress::from(peer), lifeline_);
+    if (link_.tunnel_.tls) {  // the Tunnel gets the plain end of the bridge
+      Socket plain;
+      std::string error;
+      tls_ = TlsBridge::open(link_.worker_.event_set(), std::move(socket), link_.tunnel_.tls, false,
+                             link_.tunnel_.server_name, {}, plain, error);
+      if (!tls_) spdlog::warn("tunnel={}: {}", link_.tunnel_.name, error);
+      socket = std::move(plain);  // closed already if the bridge failed: the tunnel ends at once
+    }
     tunnel_->start(std::move(socket), {});
     // A control message first, so that the far end's MPROXY table sees a tunnel (not a stream
     // to pass on whole) and, with a token, whether to accept it.
@@ -60,6 +70,7 @@ class TunnelLink::Session final : private Lifeline::Owner, private Connector::Ow
   Deadline deadline_;
   Connector connector_;
   std::unique_ptr<Tunnel> tunnel_;
+  std::unique_ptr<TlsBridge> tls_;  ///< tls = true: between the network and the tunnel
   bool closed_ = false;
 };
 

@@ -1,11 +1,13 @@
-"""Reverse tunnels: an inner passthru (behind NAT, in spirit) dials the outer one with a token,
+"""Reverse tunnels: an inner passthru (behind NAT, in spirit) dials the outer one over TLS (the
+outer's certificate for tunnel.test verified; only that rule's connections decrypted) with a token,
 and routes the streams that arrive over that tunnel by its own [tunnels.home.TLS] table. The
 outer one routes connections by SNI, without terminating their TLS, into the authenticated
 tunnel registered as "home" (MUX tunnel = "home").
 - openssl s_client -servername app.test and curl --resolve reach an s_server behind the inner
   one, end-to-end TLS, each verifying the backend's own certificate.
 - A name the tunnel's grant does not list, or no tunnel up, falls to the outer's server
-  CATCHALL (fallback=no_tunnel); a wrong token never registers.
+  CATCHALL (fallback=no_tunnel); a wrong token (over a plain link) never registers; a link
+  whose certificate does not verify never comes up.
 - Killing the outer and starting it again on the same port: the inner dials again within its
   backoff, and traffic flows again."""
 
@@ -24,12 +26,14 @@ TOKEN = "tok-reverse-5e1f0a9c3b7d"
 
 
 def outer_config(port, tokens, fallback_port):
+    cert, key = certificate("tunnel.test")  # the tunnel link's own certificate
     return f"""
 [servers."127.0.0.1:{port}"]
 timeout_ms = {int(seconds(2) * 1000)}
 [servers."127.0.0.1:{port}".MPROXY]
 CATCHALL = {{ action = "DEMUX", tokens_file = "{tokens}" }}
 [servers."127.0.0.1:{port}".TLS]
+"SNI tunnel.test" = {{ action = "DEMUX", tokens_file = "{tokens}", tls_cert = "{cert}", tls_key = "{key}" }}
 "SNI app.test"   = {{ action = "MUX", tunnel = "home" }}
 "SNI other.test" = {{ action = "MUX", tunnel = "home" }}
 [servers."127.0.0.1:{port}".CATCHALL]
@@ -37,10 +41,12 @@ CATCHALL = {{ action = "FORWARD", to_addr = "127.0.0.1:{fallback_port}" }}
 """
 
 
-def inner_config(outer_port, token_file, backend_port):
+def inner_config(outer_port, token_file, backend_port, tls):
+    link = f'tls = true\nserver_name = "tunnel.test"\nca_file = "{certificate("tunnel.test")[0]}"' if tls else ""
     return f"""
 [tunnels.home]
 connect = "127.0.0.1:{outer_port}"
+{link}
 token_file = "{token_file}"
 reconnect_min_ms = 100
 reconnect_max_ms = 1000
@@ -77,8 +83,8 @@ class Reverse(unittest.TestCase):
         # A tunnel registers in the worker that accepted it: one worker (README).
         return Passthru(outer_config(port, Path(self.dir.name) / "tokens", self.fallback.port), workers=1)
 
-    def inner(self, port, token="token"):
-        return Passthru(inner_config(port, Path(self.dir.name) / token, self.backend.port), workers=1)
+    def inner(self, port, token="token", tls=True):
+        return Passthru(inner_config(port, Path(self.dir.name) / token, self.backend.port, tls), workers=1)
 
     def test_clients_reach_the_backend_behind_the_inner_end_to_end_and_again_after_the_outer_restarts(self):
         port = free_port()
@@ -116,11 +122,23 @@ class Reverse(unittest.TestCase):
         with self.outer(port) as outer:
             self.assertIsNone(s_client(port, "app.test"))
             outer.wait_log(r"rule=CATCHALL fallback=no_tunnel sni=app\.test action=FORWARD")
-            with self.inner(port, "wrong") as inner:
+            with self.inner(port, "wrong", tls=False) as inner:
                 outer.wait_log(r'end=rejected protocol_error="a token not granted for this tunnel"')
                 inner.wait_log(r"tunnel=home to 127\.0\.0\.1:\d+ lost")
                 self.assertIsNone(s_client(port, "app.test"))
                 self.assertEqual(len(outer.wait_log(r"fallback=no_tunnel sni=app\.test")), 2)
+
+    def test_a_link_whose_certificate_does_not_verify_never_comes_up(self):
+        port = free_port()
+        with self.outer(port) as outer:
+            config = inner_config(port, Path(self.dir.name) / "token", self.backend.port, True)
+            config = config.replace(str(certificate("tunnel.test")[0]), str(certificate("someone.else")[0]))
+            with Passthru(config, workers=1) as inner:
+                inner.wait_log(r"tunnel TLS: handshake failed: [^\n]*certificate verify failed")
+                inner.wait_log(r"tunnel=home to 127\.0\.0\.1:\d+ lost")
+                self.assertNotIn("authenticated", outer.log())
+                self.assertIsNone(s_client(port, "app.test"))
+                outer.wait_log(r"fallback=no_tunnel sni=app\.test")
 
 
 if __name__ == "__main__":
