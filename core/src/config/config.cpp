@@ -339,6 +339,7 @@ class Loader {
     const toml::node* v2_options = nullptr;
     std::vector<std::pair<const toml::key*, const toml::node*>> mux_keys;
     std::string tls_cert, tls_key;
+    const toml::node* allow = nullptr;
     const toml::node* tls_at = nullptr;
     std::vector<std::pair<const toml::key*, const toml::node*>> limits;
     std::vector<std::pair<const toml::key*, const toml::node*>> timeouts;
@@ -353,6 +354,8 @@ class Loader {
         }
       } else if (key->str() == "to_addr") {
         to_addr = value;
+      } else if (key->str() == "allow") {
+        allow = value;
       } else if (key->str() == "tunnel" || key->str() == "service" || key->str() == "name") {
         mux_keys.emplace_back(key, value);
       } else if (key->str() == "tokens_file" || key->str() == "tls_cert" || key->str() == "tls_key") {
@@ -368,7 +371,7 @@ class Loader {
         timeouts.emplace_back(key, value);
       } else {
         error_at(*key, "unknown key '" + std::string(key->str()) + "' in rule '" + rule +
-                           "'; a rule takes action, to_addr, send_proxy, proxy_v2_options, idle_timeout_ms, "
+                           "'; a rule takes action, to_addr, allow, send_proxy, proxy_v2_options, idle_timeout_ms, "
                            "half_closed_timeout_ms, max_lifetime_ms, for DEMUX max_streams, "
                            "max_message_bytes, max_stream_buffer, tokens_file, tls_cert and tls_key, and for MUX tunnel, service and name");
         ok = false;
@@ -446,6 +449,23 @@ class Loader {
       }
       auto text = to_addr->value<std::string>();
       std::string why;
+      if (text && *text == "STREAM") {
+        // A tunnel stream's own destination: never without an allow-list (an open proxy is
+        // found and abused within days).
+        auto list = allow ? read_destinations(*allow) : std::nullopt;
+        if (!list || list->empty()) {
+          if (!allow) error_at(*to_addr, "to_addr = \"STREAM\" needs allow = [...]: the names, addresses or CIDR prefixes streams may reach");
+          else if (list) error_at(*allow, "allow must list at least one destination");
+          return std::nullopt;
+        }
+        action.to_stream = true;
+        action.allow = std::make_shared<const DestinationList>(std::move(*list));
+        return ok ? std::optional<Action>(action) : std::nullopt;
+      }
+      if (allow) {
+        error_at(*allow, "allow goes with to_addr = \"STREAM\" only");
+        return std::nullopt;
+      }
       auto endpoint = text ? parse_endpoint(*text, true, PortRule::NonZero, why) : std::nullopt;
       if (!text) why = "to_addr must be a string \"host:port\"";
       if (!endpoint) {
@@ -461,6 +481,19 @@ class Loader {
       return std::nullopt;
     }
     return ok ? std::optional<Action>(action) : std::nullopt;
+  }
+
+  /// A list of destinations (allow, bypass); nullopt after an error at `node`.
+  std::optional<DestinationList> read_destinations(const toml::node& node) {
+    std::vector<std::string> entries;
+    const auto* list = node.as_array();
+    if (list)
+      for (const auto& item : *list)
+        if (auto text = item.value<std::string>()) entries.push_back(*text);
+    std::string why = "must be a list of addresses, CIDR prefixes, names, .suffix or *.suffix";
+    auto parsed = list && entries.size() == list->size() ? DestinationList::parse(entries, why) : std::nullopt;
+    if (!parsed) error_at(node, why);
+    return parsed;
   }
 
   fs::path relative_to_config(const std::string& file) const {
@@ -575,6 +608,8 @@ class Loader {
           if (!text || text->empty()) error_at(*setting, name + " must be a string");
           else if (name == "server_name") tunnel.server_name = *text;
           else ca_file = relative_to_config(*text).string();
+        } else if (name == "bypass") {
+          if (auto list = read_destinations(*setting)) tunnel.bypass = std::move(*list);
         } else if (name == "token_file") {
           std::string why;
           auto file = setting->value<std::string>();
@@ -598,7 +633,7 @@ class Loader {
           read_option(*option, *setting, tunnel.limits.max_stream_buffer, 1, 1 << 30);
         } else {
           error_at(*option, "unknown tunnel option '" + name +
-                                "'; options are connect, tls, server_name, ca_file, token_file, idle_timeout_ms, connect_timeout_ms, reconnect_min_ms, "
+                                "'; options are connect, tls, server_name, ca_file, token_file, bypass, idle_timeout_ms, connect_timeout_ms, reconnect_min_ms, "
                                 "reconnect_max_ms, max_streams, max_message_bytes, max_stream_buffer");
         }
       }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "destination_list.hpp"
 #include "endpoint.hpp"
 #include "tls_context.hpp"
 #include "tunnel_tokens.hpp"
@@ -72,6 +73,9 @@ struct Action {
   /// Demux only (tls_cert, tls_key): the tunnel's link is TLS, decrypted with this; the rule
   /// then sits in a TLS table (its SNI), and its streams are routed as an MPROXY table's.
   TlsContext tls;
+  /// Forward only (to_addr = "STREAM"): a tunnel stream's own name:serviceport, if `allow` lists the name.
+  bool to_stream = false;
+  std::shared_ptr<const DestinationList> allow;
 };
 
 /// A MUX rule's tunnel that no [tunnels.NAME] dials: one a DEMUX rule's tokens grant, which the
@@ -117,6 +121,7 @@ struct TunnelConfig {
   std::string token;  ///< from token_file: sent in the first control message; empty: none
   TlsContext tls;     ///< tls = true: the link is TLS, verified with ca_file (or the system store)
   std::string server_name;  ///< the name sent (SNI) and verified; default: connect's host
+  DestinationList bypass;   ///< MUX connections for these destinations connect directly
   /// Routes for the streams the far end opens (a reverse tunnel: [tunnels.NAME.TLS]…); with
   /// any, the link is dialled at start and kept up. Without, each such stream is refused.
   ServerConfig routes;

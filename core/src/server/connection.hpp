@@ -96,6 +96,7 @@ class Connection final : private Lifeline::Owner, private Sniffer::Owner, privat
   TunnelLink* link_ = nullptr;     ///< MUX: the link it waits for, or is carried by
   TunnelStream* mux_ = nullptr;    ///< MUX: its stream, until the stream says it ended
   bool muxed_ = false;             ///< MUX: the bytes are the stream's, recorded when it ended
+  Endpoint bypass_to_;             ///< MUX to a destination its tunnel's bypass lists: connected directly
 };
 
 }  // namespace passthru::core

@@ -63,6 +63,24 @@ void Connection::start_mux() {
     else fall_back_for_no_tunnel();
     return;
   }
+  const TunnelConfig& tunnel = rules_->config->tunnels[action.tunnel_index];
+  std::string_view host = action.mux_name.empty() ? record_.decision.facts.authority() : action.mux_name;
+  if (!host.empty() && tunnel.bypass.matches(host)) {
+    // Listed in bypass: straight to name:port (the port it was reached on), not through the tunnel.
+    std::string why;
+    std::string port = rules_->name.substr(rules_->name.rfind(':') + 1);
+    auto target = parse_endpoint(std::string(host) + ":" + port, true, PortRule::NonZero, why);
+    if (!target) {
+      end(CloseReason::ConnectFailed, 0);
+      return;
+    }
+    bypass_to_ = *target;
+    record_.bypassed = &bypass_to_;
+    stage_ = Stage::Connecting;
+    connecting_since_ = std::chrono::steady_clock::now();
+    connector_.connect(bypass_to_, server_.connect_timeout_ms);
+    return;
+  }
   link_ = &worker_.tunnel_link(rules_->config, action.tunnel_index);
   deadline_.start(link_->config().connect_timeout_ms, *this);
   link_->request(*this);  // on_link_ready, now if the link is up

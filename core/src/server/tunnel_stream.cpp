@@ -136,9 +136,23 @@ void TunnelStream::decide(const Decision& decision) {
     close(decision.action ? CloseReason::Rejected : CloseReason::NoRoute, false);
     return;
   }
+  const Endpoint* to = &decision.action->to;
+  if (decision.action->to_stream) {
+    std::string why;
+    auto target = decision.action->allow->matches(meta_.name)
+                      ? parse_endpoint(meta_.name + ":" + meta_.serviceport, true, PortRule::NonZero, why)
+                      : std::nullopt;
+    if (!target) {
+      tunnel_.send(Kind::Error, meta_, R"({"message":"this destination is not allowed","code":"E_NOT_ALLOWED"})");
+      close(CloseReason::Rejected, false);
+      return;
+    }
+    stream_target_ = *target;
+    to = &stream_target_;
+  }
   stage_ = Stage::Connecting;
   connecting_since_ = std::chrono::steady_clock::now();
-  connector_.connect(decision.action->to, tunnel_.server().connect_timeout_ms);
+  connector_.connect(*to, tunnel_.server().connect_timeout_ms);
 }
 
 void TunnelStream::on_connect_failed(CloseReason why, int error) { fail(why, error, "E_CONNECT"); }

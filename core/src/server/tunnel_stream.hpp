@@ -123,6 +123,7 @@ class TunnelStream final : private Lifeline::Owner, private Connector::Owner, pr
   RelayClock clock_;
   Connector connector_;
   Socket backend_;
+  Endpoint stream_target_;  ///< to_addr = "STREAM": the stream's name:serviceport
   Detection detection_;
   std::string pending_;                ///< bytes received before the backend is connected
   std::deque<std::string> to_backend_;  ///< bytes on their way to the backend
