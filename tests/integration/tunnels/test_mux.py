@@ -11,6 +11,7 @@
 
 import base64
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -170,17 +171,19 @@ class TwoInstances(unittest.TestCase):
                 self.assertTrue(all(results.values()), [i for i, ok in results.items() if not ok])
                 self.assertEqual(during, 1, "one tunnel connection to the far end while 40 streams run")
                 self.assertEqual(set(seen_tunnels), {1})
-                far_lines = far.wait_log(r"stream=IPv4,127\.0\.0\.1,\d+ protocol=MPROXY rule=\"NAME (b\d)\.test\"[^\n]*end=done")
-                self.assertEqual(len(far_lines), 40)
+                ended = r"stream=IPv4,127\.0\.0\.1,\d+ protocol=MPROXY rule=\"NAME (b\d)\.test\"[^\n]*end=done"
+                wait_until(lambda: len(re.findall(ended, far.log())) == 40, 10, "40 streams' lines at the far end")
+                far_lines = re.findall(ended, far.log())
                 self.assertEqual({name: far_lines.count(name) for name in set(far_lines)}, {f"b{i}": 10 for i in range(4)})
-                self.assertEqual(len(near.wait_log(r"action=MUX target=tunnel:far bytes_up=2\d{5} [^\n]*end=done")), 40)
+                wait_until(lambda: len(re.findall(r"action=MUX target=tunnel:far bytes_up=2\d{5} [^\n]*end=done",
+                                                  near.log())) == 40, 10, "40 connections' lines at the near end")
         finally:
             for b in backends:
                 b.close()
 
     def test_an_idle_tunnel_closes_after_idle_timeout_ms_and_the_next_connection_opens_it_again(self):
         with TcpServer(echo_handler) as backend, Passthru(far_config([backend])) as far, \
-                Passthru(near_config(far.port, "idle_timeout_ms = 300"), workers=1) as near:
+                Passthru(near_config(far.port, f"idle_timeout_ms = {int(seconds(1) * 1000)}"), workers=1) as near:
             for round in range(2):
                 with connect(near.port) as s:
                     s.sendall(http_request("b0.test", b"x" * 10))
@@ -188,8 +191,8 @@ class TwoInstances(unittest.TestCase):
                     s.settimeout(seconds(5))
                     self.assertEqual(len(recv_all(s)), len(http_request("b0.test", b"x" * 10)))
                 self.assertEqual(established(far.port), 1)  # still open, within idle_timeout_ms
-                wait_until(lambda: established(far.port) == 0, 3, "the idle tunnel to close")
-            self.assertEqual(len(far.wait_log(r"action=DEMUX streams=1 [^\n]*end=done")), 2)
+                wait_until(lambda: established(far.port) == 0, 4, "the idle tunnel to close")
+            wait_until(lambda: far.log().count("action=DEMUX streams=1 ") == 2, 5, "two tunnels, one stream each")
 
     def test_a_lost_tunnel_ends_its_streams_and_is_dialled_again_once_the_far_end_is_back(self):
         port = free_port()

@@ -126,7 +126,8 @@ class Reverse(unittest.TestCase):
                 outer.wait_log(r'end=rejected protocol_error="a token not granted for this tunnel"')
                 inner.wait_log(r"tunnel=home to 127\.0\.0\.1:\d+ lost")
                 self.assertIsNone(s_client(port, "app.test"))
-                self.assertEqual(len(outer.wait_log(r"fallback=no_tunnel sni=app\.test")), 2)
+                wait_until(lambda: outer.log().count("fallback=no_tunnel sni=app.test") == 2, 5,
+                           "both refused clients' lines")
 
     def test_a_link_whose_certificate_does_not_verify_never_comes_up(self):
         port = free_port()
