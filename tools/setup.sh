@@ -8,7 +8,7 @@ set -euo pipefail
 
 packages=(
   # build
-  cmake g++ make pkg-config libuv1-dev libtomlplusplus-dev libboost-dev libspdlog-dev libcli11-dev
+  cmake g++ make pkg-config libuv1-dev libtomlplusplus-dev libboost-dev libspdlog-dev libcli11-dev libssl-dev
   nlohmann-json3-dev libcap-dev
   # tests, sanitizers and fuzzing (strace counts system calls per connection)
   doctest-dev python3 clang libclang-rt-14-dev strace

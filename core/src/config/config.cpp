@@ -70,7 +70,9 @@ class Loader {
     config.path = path_;
     read_top_level(root, config);
     if (!errors_.empty()) return std::nullopt;  // plugins must load before tables are read
+    if (const auto* tunnels = root.get("tunnels")) read_tunnels(*tunnels, config);
     if (const auto* servers = root.get("servers")) read_servers(*servers, config);
+    check_mux_rules(config);
     if (config.servers.empty() && errors_.empty())
       error({1, 1}, "no listener: add a table such as [servers.\"127.0.0.1:8443\"]");
     if (!errors_.empty()) return std::nullopt;
@@ -172,10 +174,12 @@ class Loader {
         read_metrics(node, config);
       } else if (name == "servers") {
         if (!node.is_table()) error_at(node, "servers must be a table of listeners");
+      } else if (name == "tunnels") {
+        if (!node.is_table()) error_at(node, "tunnels must be a table: [tunnels.NAME] connect = \"host:port\"");
       } else {
         error_at(key, "unknown top-level key '" + std::string(name) +
                           "'; known keys: plugin_dir, log_level, workers, max_connections, drain_timeout_ms, "
-                          "log_format, log_file, watch_config, metrics, user, group, servers");
+                          "log_format, log_file, watch_config, metrics, user, group, servers, tunnels");
       }
     }
     check_account(config);
@@ -349,7 +353,7 @@ class Loader {
       }
       auto action = read_action(node, "CATCHALL");
       if (action && (action->kind == ActionKind::Unwrap || action->kind == ActionKind::Demux))
-        error_at(node, "UNWRAP and DEMUX belong in a protocol table (PROXY, MPROXY); the server CATCHALL can FORWARD or REJECT");
+        error_at(node, "UNWRAP and DEMUX belong in a protocol table (PROXY, MPROXY); the server CATCHALL can FORWARD, REJECT or MUX");
       else if (action)
         server.catchall = *action;
     }
@@ -403,6 +407,10 @@ class Loader {
     const toml::node* send_proxy = nullptr;
     const toml::node* v2_options = nullptr;
     const toml::node* source = nullptr;
+    std::vector<std::pair<const toml::key*, const toml::node*>> mux_keys;
+    std::string tls_cert, tls_key;
+    const toml::node* allow = nullptr;
+    const toml::node* tls_at = nullptr;
     std::vector<std::pair<const toml::key*, const toml::node*>> limits;
     std::vector<std::pair<const toml::key*, const toml::node*>> timeouts;
     bool has_action = false;
@@ -410,12 +418,18 @@ class Loader {
       if (key->str() == "action") {
         has_action = true;
         kind = value->value<std::string>();
-        if (!kind || (*kind != "FORWARD" && *kind != "REJECT" && *kind != "UNWRAP" && *kind != "DEMUX")) {
-          error_at(*value, "action must be \"FORWARD\", \"REJECT\", \"UNWRAP\" or \"DEMUX\"");
+        if (!kind || (*kind != "FORWARD" && *kind != "REJECT" && *kind != "UNWRAP" && *kind != "DEMUX" && *kind != "MUX")) {
+          error_at(*value, "action must be \"FORWARD\", \"REJECT\", \"UNWRAP\", \"DEMUX\" or \"MUX\"");
           ok = false;
         }
       } else if (key->str() == "to_addr") {
         to_addr = value;
+      } else if (key->str() == "allow") {
+        allow = value;
+      } else if (key->str() == "tunnel" || key->str() == "service" || key->str() == "name") {
+        mux_keys.emplace_back(key, value);
+      } else if (key->str() == "tokens_file" || key->str() == "tls_cert" || key->str() == "tls_key") {
+        limits.emplace_back(key, value);
       } else if (key->str() == "send_proxy") {
         send_proxy = value;
       } else if (key->str() == "proxy_v2_options") {
@@ -429,29 +443,59 @@ class Loader {
         timeouts.emplace_back(key, value);
       } else {
         error_at(*key, "unknown key '" + std::string(key->str()) + "' in rule '" + rule +
-                           "'; a rule takes action, to_addr, source, send_proxy, proxy_v2_options, idle_timeout_ms, "
-                           "half_closed_timeout_ms, max_lifetime_ms, and for DEMUX max_streams, "
-                           "max_message_bytes and max_stream_buffer");
+                           "'; a rule takes action, to_addr, source, allow, send_proxy, proxy_v2_options, "
+                           "idle_timeout_ms, half_closed_timeout_ms, max_lifetime_ms, for DEMUX max_streams, "
+                           "max_message_bytes, max_stream_buffer, tokens_file, tls_cert and tls_key, and for MUX "
+                           "tunnel, service and name");
         ok = false;
       }
     }
     if (!has_action)
       error_at(node, "rule '" + rule + "' has no action: add action = \"FORWARD\" or \"REJECT\"");
-    if (!has_action || !kind || (*kind != "FORWARD" && *kind != "REJECT" && *kind != "UNWRAP" && *kind != "DEMUX"))
+    if (!has_action || !kind || (*kind != "FORWARD" && *kind != "REJECT" && *kind != "UNWRAP" && *kind != "DEMUX" && *kind != "MUX"))
       return std::nullopt;
     action.kind = *kind == "FORWARD"  ? ActionKind::Forward
                   : *kind == "REJECT" ? ActionKind::Reject
                   : *kind == "UNWRAP" ? ActionKind::Unwrap
+                  : *kind == "MUX"    ? ActionKind::Mux
                                       : ActionKind::Demux;
+    if (!read_mux_keys(node, mux_keys, action)) return std::nullopt;
     for (const auto& [key, value] : limits) {
       if (action.kind != ActionKind::Demux) {
         error_at(*key, std::string(key->str()) + " goes with DEMUX only");
         return std::nullopt;
       }
+      if (key->str() == "tls_cert" || key->str() == "tls_key") {
+        auto file = value->value<std::string>();
+        (key->str() == "tls_cert" ? tls_cert : tls_key) = file ? relative_to_config(*file).string() : "";
+        tls_at = value;
+        continue;
+      }
+      if (key->str() == "tokens_file") {
+        std::string why;
+        auto file = value->value<std::string>();
+        auto tokens = file ? read_tokens_file(relative_to_config(*file), why) : std::nullopt;
+        if (!tokens) {
+          error_at(*value, "tokens_file must name a file of grants, TOKEN TUNNEL [NAME ...] a line" +
+                               (why.empty() ? std::string() : ": " + why));
+          return std::nullopt;
+        }
+        action.tokens = std::make_shared<const TunnelTokens>(std::move(*tokens));
+        continue;
+      }
       std::uint32_t& limit = key->str() == "max_streams"         ? action.demux.max_streams
                              : key->str() == "max_message_bytes" ? action.demux.max_message_bytes
                                                                  : action.demux.max_stream_buffer;
       if (!read_option(*key, *value, limit, 1, 1 << 30)) return std::nullopt;
+    }
+    if (tls_at) {
+      std::string why;
+      if (tls_cert.empty() || tls_key.empty()) why = "a DEMUX rule's TLS needs both tls_cert and tls_key (PEM files)";
+      else action.tls = make_tls_server_context(tls_cert, tls_key, why);
+      if (!action.tls) {
+        error_at(*tls_at, why);
+        return std::nullopt;
+      }
     }
     for (const auto& [key, value] : timeouts) {
       if (action.kind != ActionKind::Forward) {
@@ -478,6 +522,23 @@ class Loader {
       }
       auto text = to_addr->value<std::string>();
       std::string why;
+      if (text && *text == "STREAM") {
+        // A tunnel stream's own destination: never without an allow-list (an open proxy is
+        // found and abused within days).
+        auto list = allow ? read_destinations(*allow) : std::nullopt;
+        if (!list || list->empty()) {
+          if (!allow) error_at(*to_addr, "to_addr = \"STREAM\" needs allow = [...]: the names, addresses or CIDR prefixes streams may reach");
+          else if (list) error_at(*allow, "allow must list at least one destination");
+          return std::nullopt;
+        }
+        action.to_stream = true;
+        action.allow = std::make_shared<const DestinationList>(std::move(*list));
+        return ok ? std::optional<Action>(action) : std::nullopt;
+      }
+      if (allow) {
+        error_at(*allow, "allow goes with to_addr = \"STREAM\" only");
+        return std::nullopt;
+      }
       // "ORIGINAL" alone keeps the original port; "ORIGINAL:PORT" reads like any host:port.
       auto endpoint = !text                 ? std::nullopt
                       : *text == kOriginal ? std::optional<Endpoint>(Endpoint{std::string(kOriginal)})
@@ -497,6 +558,7 @@ class Loader {
     } else if (to_addr) {
       error_at(*to_addr, *kind == "UNWRAP"  ? "an UNWRAP rule takes no to_addr: detection goes on after the header"
                          : *kind == "DEMUX" ? "a DEMUX rule takes no to_addr: each stream is routed by the listener's rules"
+                         : *kind == "MUX"   ? "a MUX rule takes no to_addr: its tunnel's far end routes the stream"
                                             : "a REJECT rule takes no to_addr");
       return std::nullopt;
     }
@@ -519,6 +581,176 @@ class Loader {
     action.source = *value == "client" ? SourceKind::Client : SourceKind::ClientPort;
     action.source_at = position_of(node.source());
     return true;
+  }
+
+  /// A list of destinations (allow, bypass); nullopt after an error at `node`.
+  std::optional<DestinationList> read_destinations(const toml::node& node) {
+    std::vector<std::string> entries;
+    const auto* list = node.as_array();
+    if (list)
+      for (const auto& item : *list)
+        if (auto text = item.value<std::string>()) entries.push_back(*text);
+    std::string why = "must be a list of addresses, CIDR prefixes, names, .suffix or *.suffix";
+    auto parsed = list && entries.size() == list->size() ? DestinationList::parse(entries, why) : std::nullopt;
+    if (!parsed) error_at(node, why);
+    return parsed;
+  }
+
+  fs::path relative_to_config(const std::string& file) const {
+    fs::path path(file);
+    return path.is_relative() ? (path_.parent_path() / path).lexically_normal() : path;
+  }
+
+  /// MUX's keys: tunnel (required), service and name (the stream's fields, else detected).
+  bool read_mux_keys(const toml::node& node, const std::vector<std::pair<const toml::key*, const toml::node*>>& keys,
+                     Action& action) {
+    for (const auto& [key, value] : keys) {
+      if (action.kind != ActionKind::Mux) {
+        error_at(*key, std::string(key->str()) + " goes with MUX only");
+        return false;
+      }
+      auto text = value->value<std::string>();
+      bool field = key->str() != "tunnel";
+      if (!text || text->empty() || text->size() > 200 ||
+          std::any_of(text->begin(), text->end(), [](char c) { return c == ',' || c < 0x20 || c >= 0x7F; })) {
+        error_at(*value, std::string(key->str()) + (field ? " must be printable ASCII without commas (an M-PROXY header field)"
+                                                           : " must name a [tunnels.NAME] table"));
+        return false;
+      }
+      (key->str() == "tunnel" ? action.tunnel : key->str() == "service" ? action.mux_service : action.mux_name) = *text;
+    }
+    if (action.kind == ActionKind::Mux && action.tunnel.empty()) {
+      error_at(node, "a MUX rule needs tunnel = \"NAME\", naming a [tunnels.NAME] table");
+      return false;
+    }
+    if (action.kind == ActionKind::Mux) mux_rules_.push_back({action.rule, action.tunnel, position_of(node.source())});
+    return true;
+  }
+
+  /// Every MUX rule names a tunnel the file defines (the tables may come in any order).
+  void check_mux_rules(Config& config) {
+    auto granted = [&](const std::string& name) {  // a reverse tunnel some DEMUX rule accepts
+      for (const ServerConfig& server : config.servers)
+        for (const ProtocolTable& protocol : server.protocols)
+          for (const Action& action : protocol.actions)
+            if (action.tokens)
+              for (const TokenGrant& grant : action.tokens->grants)
+                if (grant.tunnel == name) return true;
+      return false;
+    };
+    auto resolve = [&](Action& action) {
+      if (action.kind != ActionKind::Mux) return;
+      for (std::size_t i = 0; i < config.tunnels.size(); ++i)
+        if (config.tunnels[i].name == action.tunnel) {
+          action.tunnel_index = static_cast<std::uint32_t>(i);
+          return;
+        }
+      if (granted(action.tunnel)) {
+        action.tunnel_index = kReverseTunnel;
+        return;
+      }
+      SourcePosition where{};
+      for (const auto& written : mux_rules_)
+        if (written.rule == action.rule && written.tunnel == action.tunnel) where = written.where;
+      std::string known;
+      for (const auto& t : config.tunnels) known += (known.empty() ? "" : ", ") + t.name;
+      error(where, "MUX rule '" + action.rule + "' names tunnel '" + action.tunnel + "', which no [tunnels." +
+                       action.tunnel + "] table defines and no DEMUX rule's tokens_file grants" +
+                       (known.empty() ? "" : "; tunnels: " + known));
+    };
+    for (ServerConfig& server : config.servers) {
+      for (ProtocolTable& protocol : server.protocols)
+        for (Action& action : protocol.actions) resolve(action);
+      if (server.catchall) resolve(*server.catchall);
+    }
+  }
+
+  /// [tunnels.NAME]: an outgoing M-PROXY tunnel that MUX rules carry connections into.
+  void read_tunnels(const toml::node& node, Config& config) {
+    const auto* table = node.as_table();
+    if (!table) return;
+    for (const auto& [key, value] : in_file_order(*table)) {
+      TunnelConfig tunnel;
+      tunnel.name = std::string(key->str());
+      tunnel.where = position_of(key->source());
+      tunnel.routes.key = "tunnel " + tunnel.name;
+      const auto* options = value->as_table();
+      if (!options) {
+        error_at(*value, "tunnel '" + tunnel.name + "' must be a table: [tunnels." + tunnel.name + "] connect = \"host:port\"");
+        continue;
+      }
+      if (tunnel.name.empty() || tunnel.name.size() > 64 || !std::all_of(tunnel.name.begin(), tunnel.name.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+          })) {
+        error_at(*key, "a tunnel's name is 1 to 64 letters, digits, '-', '_' or '.'");
+        continue;
+      }
+      bool has_connect = false;
+      bool tunnel_tls = false;
+      std::string ca_file;
+      for (const auto& [option, setting] : in_file_order(*options)) {
+        std::string name(option->str());
+        if (setting->is_table()) {  // a protocol routing the streams the far end opens
+          if (name == "CATCHALL") read_server_catchall(*option, *setting->as_table(), tunnel.routes);
+          else read_protocol(*option, *setting->as_table(), tunnel.routes);
+        } else if (name == "connect") {
+          std::string why;
+          auto text = setting->value<std::string>();
+          auto endpoint = text ? parse_endpoint(*text, true, PortRule::NonZero, why) : std::nullopt;
+          if (!endpoint) error_at(*setting, "connect must be the \"host:port\" of the far end's DEMUX listener" + (why.empty() ? std::string() : ": " + why));
+          else tunnel.connect = *endpoint;
+          has_connect = true;
+        } else if (name == "tls") {
+          if (!setting->is_boolean()) error_at(*setting, "tls must be true or false");
+          else tunnel_tls = setting->value_or(false);
+        } else if (name == "server_name" || name == "ca_file") {
+          auto text = setting->value<std::string>();
+          if (!text || text->empty()) error_at(*setting, name + " must be a string");
+          else if (name == "server_name") tunnel.server_name = *text;
+          else ca_file = relative_to_config(*text).string();
+        } else if (name == "bypass") {
+          if (auto list = read_destinations(*setting)) tunnel.bypass = std::move(*list);
+        } else if (name == "token_file") {
+          std::string why;
+          auto file = setting->value<std::string>();
+          auto token = file ? read_token_file(relative_to_config(*file), why) : std::nullopt;
+          if (!token) error_at(*setting, "token_file must name a file holding the tunnel's token" + (why.empty() ? std::string() : ": " + why));
+          else tunnel.token = *token;
+        } else if (name == "idle_timeout_ms") {
+          std::uint32_t ms = 0;
+          if (read_option(*option, *setting, ms, 0, kMaxTimeoutMs)) tunnel.idle_timeout_ms = ms;
+        } else if (name == "connect_timeout_ms") {
+          read_option(*option, *setting, tunnel.connect_timeout_ms, 1, 3'600'000);
+        } else if (name == "reconnect_min_ms") {
+          read_option(*option, *setting, tunnel.reconnect_min_ms, 1, 3'600'000);
+        } else if (name == "reconnect_max_ms") {
+          read_option(*option, *setting, tunnel.reconnect_max_ms, 1, 3'600'000);
+        } else if (name == "max_streams") {
+          read_option(*option, *setting, tunnel.limits.max_streams, 1, 1 << 30);
+        } else if (name == "max_message_bytes") {
+          read_option(*option, *setting, tunnel.limits.max_message_bytes, 1, 1 << 30);
+        } else if (name == "max_stream_buffer") {
+          read_option(*option, *setting, tunnel.limits.max_stream_buffer, 1, 1 << 30);
+        } else {
+          error_at(*option, "unknown tunnel option '" + name +
+                                "'; options are connect, tls, server_name, ca_file, token_file, bypass, idle_timeout_ms, connect_timeout_ms, reconnect_min_ms, "
+                                "reconnect_max_ms, max_streams, max_message_bytes, max_stream_buffer");
+        }
+      }
+      if (!has_connect) error_at(*key, "tunnel '" + tunnel.name + "' needs connect = \"host:port\": the far end's DEMUX listener");
+      read_server(toml::table{}, tunnel.routes);  // the routes' timeouts: the defaults
+      if (tunnel_tls) {
+        std::string why;
+        tunnel.tls = make_tls_client_context(ca_file, why);
+        if (!tunnel.tls) error_at(*key, "tunnel '" + tunnel.name + "': " + why);
+        if (tunnel.server_name.empty()) tunnel.server_name = tunnel.connect.host;
+      } else if (!ca_file.empty() || !tunnel.server_name.empty()) {
+        error_at(*key, "tunnel '" + tunnel.name + "': server_name and ca_file go with tls = true");
+      }
+      if (tunnel.reconnect_max_ms < tunnel.reconnect_min_ms)
+        error_at(*key, "tunnel '" + tunnel.name + "': reconnect_max_ms is less than reconnect_min_ms");
+      config.tunnels.push_back(std::move(tunnel));
+    }
   }
 
   bool read_send_proxy(const toml::node& node, const toml::node* options, ProxySend& send) {
@@ -557,6 +789,11 @@ class Loader {
   std::vector<std::string>& errors_;
   SourcePosition user_at_;   // where `user` and `group` were written, for check_account
   SourcePosition group_at_;
+  struct MuxRule {
+    std::string rule, tunnel;
+    SourcePosition where;
+  };
+  std::vector<MuxRule> mux_rules_;  ///< where each MUX rule was written
 };
 
 }  // namespace

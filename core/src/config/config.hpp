@@ -11,7 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "destination_list.hpp"
 #include "endpoint.hpp"
+#include "tls_context.hpp"
+#include "tunnel_tokens.hpp"
 #include "passthru/sdk/protocol.hpp"
 #include "passthru/wire/proxy_header_writer.hpp"
 
@@ -25,8 +28,9 @@ using passthru::wire::ProxyVersion;
 
 /// FORWARD to a backend; REJECT (close); UNWRAP: strip the header the protocol found (the
 /// PROXY protocol's), adopt the addresses it carries, and go on detecting after it; DEMUX: the
-/// connection is an M-PROXY tunnel, each stream of which is routed on its own.
-enum class ActionKind : std::uint8_t { Forward, Reject, Unwrap, Demux };
+/// connection is an M-PROXY tunnel, each stream of which is routed on its own; MUX: the
+/// connection is carried as one stream of an outgoing M-PROXY tunnel ([tunnels.NAME]).
+enum class ActionKind : std::uint8_t { Forward, Reject, Unwrap, Demux, Mux };
 
 /// The bounds of one M-PROXY tunnel (a DEMUX rule's options).
 struct DemuxLimits {
@@ -68,7 +72,24 @@ struct Action {
   DemuxLimits demux;     ///< Demux only
   TimeoutKeys timeout_keys;  ///< Forward only: what the rule itself wrote
   RelayTimeouts timeouts;    ///< Forward only: what applies, the rule's keys over its listener's
+  std::string tunnel;        ///< Mux only: the name of the [tunnels.NAME] that carries it
+  std::uint32_t tunnel_index = 0;  ///< Mux only: its place in Config::tunnels, or kReverseTunnel
+  std::string mux_service;   ///< Mux only: the stream's `service`; empty: the detected protocol
+  std::string mux_name;      ///< Mux only: the stream's `name`; empty: the SNI or Host
+  /// Demux only (tokens_file): a tunnel must present one of these in its first control
+  /// message, within the listener's timeout_ms; none: any tunnel is accepted.
+  std::shared_ptr<const TunnelTokens> tokens;
+  /// Demux only (tls_cert, tls_key): the tunnel's link is TLS, decrypted with this; the rule
+  /// then sits in a TLS table (its SNI), and its streams are routed as an MPROXY table's.
+  TlsContext tls;
+  /// Forward only (to_addr = "STREAM"): a tunnel stream's own name:serviceport, if `allow` lists the name.
+  bool to_stream = false;
+  std::shared_ptr<const DestinationList> allow;
 };
+
+/// A MUX rule's tunnel that no [tunnels.NAME] dials: one a DEMUX rule's tokens grant, which the
+/// far end dials in (a reverse tunnel).
+inline constexpr std::uint32_t kReverseTunnel = 0xFFFFFFFF;
 
 struct ProtocolTable {
   std::string name;  ///< "TLS"
@@ -94,6 +115,28 @@ struct ServerConfig {
   std::optional<Action> catchall;
 };
 
+/// An outgoing M-PROXY tunnel ([tunnels.NAME]): where it dials, and how it keeps the link.
+/// MUX rules name it; each worker keeps its own link (server/tunnel_link.hpp).
+struct TunnelConfig {
+  std::string name;
+  passthru::sdk::SourcePosition where;
+  Endpoint connect;  ///< the far end, a DEMUX listener
+  /// No stream open for this long closes the link (0: as soon as the last stream ends); none:
+  /// the link stays open, and is dialled again whenever it is lost.
+  std::optional<std::uint32_t> idle_timeout_ms;
+  std::uint32_t connect_timeout_ms = 5000;  ///< per attempt; and how long a new stream waits for the link
+  std::uint32_t reconnect_min_ms = 250;     ///< the first pause before dialling again
+  std::uint32_t reconnect_max_ms = 30'000;  ///< the longest, however many attempts failed
+  DemuxLimits limits;                       ///< max_streams, max_message_bytes, max_stream_buffer
+  std::string token;  ///< from token_file: sent in the first control message; empty: none
+  TlsContext tls;     ///< tls = true: the link is TLS, verified with ca_file (or the system store)
+  std::string server_name;  ///< the name sent (SNI) and verified; default: connect's host
+  DestinationList bypass;   ///< MUX connections for these destinations connect directly
+  /// Routes for the streams the far end opens (a reverse tunnel: [tunnels.NAME.TLS]…); with
+  /// any, the link is dialled at start and kept up. Without, each such stream is refused.
+  ServerConfig routes;
+};
+
 struct Config {
   std::filesystem::path path;
   std::string log_level = "info";
@@ -114,6 +157,7 @@ struct Config {
   };
   std::vector<Plugin> plugins;  ///< every plugin loaded for this config
   std::vector<ServerConfig> servers;
+  std::vector<TunnelConfig> tunnels;  ///< [tunnels.NAME], in file order
 };
 
 /// Every rule's action in `server`: its protocols' in file order, then its CATCHALL's.

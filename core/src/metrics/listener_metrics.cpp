@@ -8,6 +8,7 @@ const char* action_label(ActionKind kind) noexcept {
     case ActionKind::Reject: return "REJECT";
     case ActionKind::Unwrap: return "UNWRAP";
     case ActionKind::Demux: return "DEMUX";
+    case ActionKind::Mux: return "MUX";
   }
   return "REJECT";
 }

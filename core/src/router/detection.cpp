@@ -12,6 +12,7 @@ const char* to_token(FallbackReason reason) noexcept {
     case FallbackReason::NoRule: return "no_rule";
     case FallbackReason::BufferFull: return "buffer_full";
     case FallbackReason::ClientEof: return "client_eof";
+    case FallbackReason::NoTunnel: return "no_tunnel";
     case FallbackReason::Timeout: return "timeout";
   }
   return "unknown";

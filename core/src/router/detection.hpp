@@ -23,7 +23,8 @@ enum class FallbackReason : std::uint8_t {
   NoRule,      ///< a protocol recognised its bytes, but none of its rules applies
   BufferFull,  ///< max_sniff_bytes reached before a decision
   ClientEof,   ///< the client stopped sending before a decision
-  Timeout,     ///< timeout_ms reached before a decision (silent clients end here)
+  NoTunnel,    ///< a MUX rule's reverse tunnel is not up (or did not register the name)
+  Timeout,     ///< timeout_ms reached before a decision (silent clients end here; keep it last: metrics count by it)
 };
 
 const char* to_token(FallbackReason reason) noexcept;

@@ -96,7 +96,13 @@ void append_access_fields(std::string& out, const AccessRecord& r, LogFormat for
     if (d.kind != Decision::Kind::Pending) f.plain("action", "REJECT");
   } else if (d.action->kind == ActionKind::Forward) {
     f.plain("action", "FORWARD");
-    f.plain("target", d.action->to_original ? format_address(r.target.get()) : d.action->to.to_string());
+    f.plain("target", d.action->to_stream     ? std::string("STREAM")  // STREAM: name:serviceport
+                      : d.action->to_original ? format_address(r.target.get())
+                                              : d.action->to.to_string());
+  } else if (d.action->kind == ActionKind::Mux) {
+    f.plain("action", "MUX");
+    f.plain("target", r.bypassed ? r.bypassed->to_string() : "tunnel:" + d.action->tunnel);
+    if (r.bypassed) f.plain("bypass", "yes");
   } else if (d.action->kind == ActionKind::Demux) {
     f.plain("action", "DEMUX");
     f.number("streams", r.streams);

@@ -39,6 +39,7 @@ struct AccessRecord {
   CloseReason end = CloseReason::Done;
   int error = 0;  ///< the last error, as a negated errno or libuv code; 0 if none
   std::string protocol_error;
+  const Endpoint* bypassed = nullptr;  ///< MUX: connected directly instead (its tunnel's bypass)
 };
 
 enum class LogFormat : std::uint8_t { Text, Json };

@@ -28,7 +28,8 @@ enum class CloseReason : std::uint8_t {
   HalfClosedTimeout,  ///< one side sent its FIN half_closed_timeout_ms ago and the other is still open
   MaxLifetime,     ///< open for max_lifetime_ms
   SourceLimit,     ///< the address a PROXY header gave already had max_connections_per_source
-  Shutdown,        ///< passthru is stopping
+  TunnelLost,      ///< the outgoing M-PROXY tunnel carrying this connection (MUX) was lost
+  Shutdown,        ///< passthru is stopping (keep it last: the metrics size their tables by it)
 };
 
 constexpr const char* token(CloseReason reason) noexcept {
@@ -52,6 +53,7 @@ constexpr const char* token(CloseReason reason) noexcept {
     case CloseReason::HalfClosedTimeout: return "half_closed_timeout";
     case CloseReason::MaxLifetime: return "max_lifetime";
     case CloseReason::SourceLimit: return "source_limit";
+    case CloseReason::TunnelLost: return "tunnel_lost";
     case CloseReason::Shutdown: return "shutdown";
   }
   return "unknown";

@@ -4,6 +4,7 @@
 
 #include <random>
 #include <string>
+#include <utility>
 
 #include "transparent.hpp"
 #include "worker.hpp"
@@ -62,13 +63,26 @@ void Connection::on_decided(const Decision& decision) {
       }
       stage_ = Stage::Tunneling;
       auto index = static_cast<std::uint32_t>(decision.protocol - server_.protocols.data());
+      if (decision.action->tls) {  // a TLS table's rule: its streams are routed as the MPROXY table's
+        index = Tunnel::kNoMproxyTable;
+        for (std::size_t i = 0; i < server_.protocols.size(); ++i)
+          if (server_.protocols[i].name == "MPROXY") index = static_cast<std::uint32_t>(i);
+      }
       Tunnel::Owner& owner = *this;
       tunnel_ = std::make_unique<Tunnel>(owner, worker_, *rules_, *decision.action, index, record_.client, lifeline_);
       rules_->metrics.counters.tunnels_opened.add();
       ConnBuf sniffed = sniffer_.take_bytes();
+      if (decision.action->tokens) deadline_.start(server_.timeout_ms, static_cast<Deadline::Expiry&>(*this));
+      if (decision.action->tls) {
+        start_tls_tunnel(sniffed.bytes().subspan(unwrapped.offset));
+        return;
+      }
       tunnel_->start(sniffer_.take_client(), sniffed.bytes().subspan(unwrapped.offset));
       return;
     }
+    case ActionKind::Mux:
+      start_mux();
+      return;
     case ActionKind::Forward:
       stage_ = Stage::Connecting;
       connecting_since_ = std::chrono::steady_clock::now();
@@ -147,6 +161,14 @@ void Connection::end(CloseReason why, int error) {
       break;
     case Stage::Tunneling:
       tunnel_->close(why);
+      if (tls_) tls_->close();
+      break;
+    case Stage::MuxWaiting:
+      link_->cancel(*this);
+      sniffer_.close();
+      break;
+    case Stage::Muxing:
+      if (TunnelStream* stream = std::exchange(mux_, nullptr)) stream->close(why, true);
       break;
     case Stage::Ending:
       break;
@@ -163,7 +185,7 @@ void Connection::on_released() {
     record_.bytes_down = tunnel_->bytes_out();
     record_.protocol_error = tunnel_->protocol_error();
     rules_->metrics.counters.tunnels_closed.add();
-  } else {
+  } else if (!muxed_) {
     record_.bytes_up = forwarder_.bytes_up();
     record_.bytes_down = forwarder_.bytes_down();
   }

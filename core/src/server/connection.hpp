@@ -3,7 +3,9 @@
 //   Sniffer    the client's socket and first bytes, until Detection decides;
 //   Connector  the backend's socket, until it is connected (FORWARD);
 //   Forwarder  both sockets, from the first byte sent to the backend until both are closed;
-//   Tunnel     the client's socket and every stream inside it (DEMUX).
+//   Tunnel     the client's socket and every stream inside it (DEMUX);
+//   MUX        waiting for its worker's TunnelLink (the Sniffer keeps the client's socket), then
+//              a local TunnelStream of the link's tunnel owns it, and tells this connection its end.
 // The Connection hands sockets from one stage to the next, fills the access-log record along
 // the way, and deletes itself once its Lifeline says every handle has closed.
 #pragma once
@@ -20,6 +22,9 @@
 #include "lifeline.hpp"
 #include "sniffer.hpp"
 #include "tunnel.hpp"
+#include "tunnel_link.hpp"
+#include "tunnel_stream.hpp"
+#include "tls_bridge.hpp"
 
 namespace passthru::core {
 
@@ -28,7 +33,8 @@ struct Listener;
 struct ListenerRules;
 
 class Connection final : private Lifeline::Owner, private Sniffer::Owner, private Connector::Owner,
-                         private Forwarder::Owner, private Tunnel::Owner {
+                         private Forwarder::Owner, private Tunnel::Owner, private TunnelLink::Client,
+                         private TunnelStream::LocalOwner, private Deadline::Expiry {
  public:
   /// Starts a connection on `fd`, just accepted on `listener` from `peer` and counted against
   /// the limits by that address.
@@ -43,7 +49,7 @@ class Connection final : private Lifeline::Owner, private Sniffer::Owner, privat
   Connection* previous = nullptr;
 
  private:
-  enum class Stage : std::uint8_t { Sniffing, Connecting, Forwarding, Tunneling, Ending };
+  enum class Stage : std::uint8_t { Sniffing, Connecting, Forwarding, Tunneling, MuxWaiting, Muxing, Ending };
 
   Connection(Worker& worker, std::shared_ptr<ListenerRules> rules);
   ~Connection() = default;
@@ -55,6 +61,16 @@ class Connection final : private Lifeline::Owner, private Sniffer::Owner, privat
   void on_forwarded(CloseReason why, int error) override;
   void on_tunnel_finished(CloseReason why, int error) override;
   void on_released() override;
+  // MUX (connection_mux.cpp).
+  void start_mux();
+  /// DEMUX with tls_cert: the tunnel's link is decrypted by a TlsBridge, whose plain end the
+  /// Tunnel reads (connection_mux.cpp).
+  void start_tls_tunnel(passthru::sdk::ByteSpan hello);
+  /// A MUX rule's reverse tunnel is not up: the server CATCHALL applies (fallback=no_tunnel).
+  void fall_back_for_no_tunnel();
+  void on_link_ready(Tunnel& tunnel) override;
+  void on_stream_finished(CloseReason why, int error, std::uint64_t up, std::uint64_t down) override;
+  void on_deadline() override;  ///< MUX: waited connect_timeout_ms for the link; DEMUX: for the token
 
   /// FORWARD: connects to the rule's target, or the original destination, from the client's
   /// address if the rule's source says so.
@@ -79,6 +95,11 @@ class Connection final : private Lifeline::Owner, private Sniffer::Owner, privat
   Connector connector_;
   Forwarder forwarder_;
   std::unique_ptr<Tunnel> tunnel_;
+  std::unique_ptr<TlsBridge> tls_;  ///< DEMUX with tls_cert: decrypts the tunnel's link
+  TunnelLink* link_ = nullptr;     ///< MUX: the link it waits for, or is carried by
+  TunnelStream* mux_ = nullptr;    ///< MUX: its stream, until the stream says it ended
+  bool muxed_ = false;             ///< MUX: the bytes are the stream's, recorded when it ended
+  Endpoint bypass_to_;             ///< MUX to a destination its tunnel's bypass lists: connected directly
 };
 
 }  // namespace passthru::core

@@ -63,6 +63,9 @@ class Socket {
   [[nodiscard]] bool error_seen() const noexcept { return error_seen_; }
   /// Set when the socket was readable before it was watched (bytes came while being accepted).
   void assume_readable() noexcept { may_read_ = true; }
+  /// Set when the socket is writable though no edge said so yet (a socket just accepted, whose
+  /// send buffer is empty); a write that finds it full clears it.
+  void assume_writable() noexcept { may_write_ = true; }
 
   /// read(2): bytes read, 0 at EOF, or a negated errno. EAGAIN clears may_read(), and so does
   /// a short read before the peer's FIN was announced.

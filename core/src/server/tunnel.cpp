@@ -39,12 +39,17 @@ Tunnel::Tunnel(Owner& owner, Worker& worker, ListenerRules& rules, const Action&
       listener_name_(rules.name),
       client_address_(client_address),
       lifeline_(lifeline),
-      decoder_(demux.demux.max_message_bytes) {}
+      decoder_(demux.demux.max_message_bytes),
+      authenticated_(!demux.tokens) {}
 
-Tunnel::~Tunnel() = default;
+Tunnel::~Tunnel() {
+  if (registered_) worker_.withdraw_tunnel(*this);
+}
 
 void Tunnel::start(Socket client, passthru::sdk::ByteSpan already_read) {
   client_ = std::move(client);
+  // Read at once on accept, before the first edge: what it answers (an E_AUTH refusal) goes out now.
+  client_.assume_writable();
   if (client_.is_watched()) {
     client_.tell(*this);
   } else if (int status = client_.watch(*this); status < 0) {
@@ -127,7 +132,59 @@ void Tunnel::received(std::string_view bytes) {
   }
 }
 
+namespace {
+/// The value of the JSON string member `"key":"..."` in `body`, or "" (no escapes are read:
+/// tokens and tunnel names hold neither quotes nor backslashes).
+std::string_view string_member(std::string_view body, std::string_view key) {
+  std::string quoted = "\"" + std::string(key) + "\"";
+  std::size_t at = body.find(quoted);
+  if (at == std::string_view::npos) return {};
+  at += quoted.size();
+  auto skip_blanks = [&] {
+    while (at < body.size() && (body[at] == ' ' || body[at] == '\t' || body[at] == '\n' || body[at] == '\r')) ++at;
+  };
+  skip_blanks();
+  if (at >= body.size() || body[at++] != ':') return {};
+  skip_blanks();
+  if (at >= body.size() || body[at++] != '"') return {};
+  std::size_t end = body.find('"', at);
+  return end == std::string_view::npos ? std::string_view() : body.substr(at, end - at);
+}
+}  // namespace
+
+void Tunnel::authenticate(const passthru::mproxy::Message& m) {
+  // [id,"auth",{"tunnel":"NAME","token":"TOKEN"}] (what TunnelLink sends), first.
+  if (m.kind != Kind::Control || m.body.find("\"auth\"") == std::string::npos) {
+    refuse("the first message did not authenticate");
+    return;
+  }
+  const TokenGrant* grant = demux_.tokens->find(string_member(m.body, "token"));
+  if (!grant || grant->tunnel != string_member(m.body, "tunnel")) {
+    refuse("a token not granted for this tunnel");
+    return;
+  }
+  authenticated_ = true;
+  grant_ = grant;
+  if (!grant->names.empty()) {
+    worker_.register_tunnel(grant->tunnel, *this);  // a reverse tunnel: MUX rules may use it
+    registered_ = true;
+  }
+  spdlog::info("tunnel={} authenticated from {}{}", grant->tunnel, format_address(client_address_.get()),
+               registered_ ? " and registered" : "");
+}
+
+void Tunnel::refuse(const std::string& why) {
+  if (finished_ || closing_) return;
+  send(Kind::Control, {}, R"([0,{"code":"E_AUTH","message":")" + why + R"("}])");
+  protocol_error_ = why;
+  finish(CloseReason::Rejected, 0);
+}
+
 void Tunnel::dispatch(passthru::mproxy::Message&& m) {
+  if (!authenticated_) {
+    authenticate(m);
+    return;
+  }
   if (m.kind == Kind::Control) {
     // Commands (the relay's hello, grants) need no answer from an endpoint; a body that is not a
     // JSON array is not M-PROXY.
@@ -292,7 +349,28 @@ void Tunnel::stream_ended(TunnelStream* stream) {
   if (auto it = streams_.find(stream->id()); it != streams_.end() && it->second.get() == stream) {
     ended_.emplace(stream, std::move(it->second));
     streams_.erase(it);
+    if (streams_.empty() && !closing_ && !finished_) owner_.on_tunnel_idle();
   }
+}
+
+TunnelStream* Tunnel::open_local(passthru::mproxy::Meta meta, Socket client, std::string_view first,
+                                 const Decision& decision, TunnelStream::LocalOwner& owner) {
+  if (closing_ || finished_ || streams_.size() >= demux_.demux.max_streams) return nullptr;
+  std::string error;
+  if (!passthru::mproxy::pack_header(Kind::Connection, meta, 0, error)) {
+    spdlog::warn("tunnel: cannot carry a connection: {}", error);
+    return nullptr;
+  }
+  std::string id = meta.id();
+  if (streams_.count(id)) return nullptr;
+  auto created = std::make_unique<TunnelStream>(*this, std::move(meta), owner);
+  TunnelStream* raw = created.get();
+  streams_.emplace(id, std::move(created));
+  lifeline_.hold();  // released with the stream, as for the far end's streams
+  ++streams_opened_;
+  raw->start_local(std::move(client), first, decision);
+  if (output_full_ && streams_.count(id)) raw->throttle(true);
+  return raw;
 }
 
 void Tunnel::stream_released(TunnelStream* stream) {
@@ -308,10 +386,12 @@ void Tunnel::finish(CloseReason why, int error) {
 
 void Tunnel::close(CloseReason why) {
   if (closing_) return;
+  if (registered_) worker_.withdraw_tunnel(*this);
   flush_output();  // a last try, so that what was sent before (error messages) still arrives
   closing_ = true;
   // A stream ends with its tunnel: said as such, unless passthru is stopping.
-  CloseReason stream_end = why == CloseReason::Shutdown ? CloseReason::Shutdown : CloseReason::TunnelClosed;
+  CloseReason stream_end =
+      why == CloseReason::Shutdown || why == CloseReason::TunnelLost ? why : CloseReason::TunnelClosed;
   for (TunnelStream* s : open_streams()) s->close(stream_end, true);  // which takes it out of the map
   client_.close();
   for (Outgoing& out : output_)

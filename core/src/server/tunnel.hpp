@@ -8,6 +8,10 @@
 // `pause` it and, past a hard limit, the tunnel stops reading. A protocol error ends the
 // tunnel; `end` and `error` end one stream. Streams hold the owning connection's Lifeline, so
 // the connection outlives every stream it carried.
+//
+// The same class is the dialling end of a tunnel (TunnelLink, for MUX): there the socket is
+// the one it dialled, its owner is the link, and besides the streams the far end opens it
+// carries local ones (open_local), each a client connection of this side.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +28,7 @@
 #include "passthru/wire/mproxy_codec.hpp"
 #include "pipe_pool.hpp"
 #include "socket.hpp"
+#include "tunnel_stream.hpp"
 
 namespace passthru::core {
 
@@ -38,13 +43,18 @@ class Tunnel final : private Socket::Watcher {
    public:
     /// The tunnel is over (the client closed it, broke the protocol, or failed): end it.
     virtual void on_tunnel_finished(CloseReason why, int error) = 0;
+    /// The last open stream ended (a link times its idle close from here).
+    virtual void on_tunnel_idle() {}
 
    protected:
     ~Owner() = default;
   };
 
+  /// No MPROXY table routes its streams (a dialled tunnel's).
+  static constexpr std::uint32_t kNoMproxyTable = 0xFFFFFFFF;
+
   /// `demux`: the rule that made it a tunnel; `mproxy_index`: the MPROXY table's place in the
-  /// listener (skipped when routing streams); `lifeline`: the owning connection's.
+  /// listener (skipped when routing streams), or kNoMproxyTable; `lifeline`: the owning connection's.
   Tunnel(Owner& owner, Worker& worker, ListenerRules& rules, const Action& demux, std::uint32_t mproxy_index,
          const IpAddress& client_address, Lifeline& lifeline);
   ~Tunnel();
@@ -56,6 +66,18 @@ class Tunnel final : private Socket::Watcher {
   /// Closes the client's socket and ends every stream (with the reason the tunnel ended); the
   /// streams go once their handles have closed.
   void close(CloseReason why);
+  /// Opens a local stream for `owner`'s client (MUX): nullptr, and nothing sent, if it cannot be
+  /// (the tunnel is closing, has max_streams open, or one with its id, or `meta` cannot be packed).
+  TunnelStream* open_local(passthru::mproxy::Meta meta, Socket client, std::string_view first, const Decision& decision,
+                           TunnelStream::LocalOwner& owner);
+  [[nodiscard]] std::size_t open_stream_count() const noexcept { return streams_.size(); }
+  /// With a DEMUX rule's tokens_file: whether the first control message presented a token
+  /// granted for the tunnel it named (always true without one).
+  [[nodiscard]] bool authenticated() const noexcept { return authenticated_; }
+  /// The grant it authenticated with, or nullptr.
+  [[nodiscard]] const TokenGrant* grant() const noexcept { return grant_; }
+  /// Answers with a control error `[0,{"code":"E_AUTH",...}]` and ends the tunnel (end=rejected).
+  void refuse(const std::string& why);
 
   [[nodiscard]] std::uint64_t bytes_in() const noexcept { return bytes_in_; }
   [[nodiscard]] std::uint64_t bytes_out() const noexcept { return bytes_out_; }
@@ -93,6 +115,8 @@ class Tunnel final : private Socket::Watcher {
   std::vector<std::string> write_output();
   void received(std::string_view bytes);
   void dispatch(passthru::mproxy::Message&& message);
+  /// The first message of a tunnel that must authenticate.
+  void authenticate(const passthru::mproxy::Message& message);
   void finish(CloseReason why, int error);
   void throttle_streams(bool full);
   /// The streams open now: telling one of them something may end it, or another, which takes
@@ -133,6 +157,9 @@ class Tunnel final : private Socket::Watcher {
   std::uint64_t bytes_out_ = 0;
   std::uint64_t streams_opened_ = 0;
   std::string protocol_error_;
+  bool authenticated_ = true;
+  bool registered_ = false;  ///< offered to the worker's MUX rules as a reverse tunnel
+  const TokenGrant* grant_ = nullptr;
 };
 
 }  // namespace passthru::core

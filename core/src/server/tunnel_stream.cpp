@@ -45,7 +45,7 @@ TunnelStream::TunnelStream(Tunnel& tunnel, passthru::mproxy::Meta meta)
       deadline_(tunnel.worker().loop(), lifeline_),
       connector_(*this, tunnel.worker().loop(), tunnel.worker().event_set(), deadline_, lifeline_),
       detection_(tunnel.server()) {
-  detection_.skip(tunnel.mproxy_index());  // a stream is not itself a tunnel
+  if (tunnel.mproxy_index() != Tunnel::kNoMproxyTable) detection_.skip(tunnel.mproxy_index());  // a stream is not itself a tunnel
   record_.client = address_of(meta_);
   record_.via = tunnel.client_address();
   record_.listener = &tunnel.listener_name();
@@ -53,7 +53,33 @@ TunnelStream::TunnelStream(Tunnel& tunnel, passthru::mproxy::Meta meta)
   tunnel.metrics().counters.streams_opened.add();
 }
 
+TunnelStream::TunnelStream(Tunnel& tunnel, passthru::mproxy::Meta meta, LocalOwner& owner)
+    : TunnelStream(tunnel, std::move(meta)) {
+  local_ = &owner;
+}
+
+void TunnelStream::start_local(Socket client, std::string_view first, const Decision& decision) {
+  record_.decision = decision;
+  stage_ = Stage::Open;
+  backend_ = std::move(client);
+  if (backend_.is_watched()) {
+    backend_.tell(*this);
+  } else if (int status = backend_.watch(*this); status < 0) {
+    close(CloseReason::ClientError, true);
+    return;
+  }
+  tunnel_.send(Kind::Connection, meta_, "");
+  if (!first.empty()) {
+    record_.bytes_down += first.size();
+    tunnel_.send(Kind::Data, meta_, first);
+  }
+  clock_.start(decision.action->timeouts, deadline_.now());
+  check_timeouts();
+  if (stage_ == Stage::Open) read_backend();
+}
+
 void TunnelStream::start() {
+  if (tunnel_.mproxy_index() == Tunnel::kNoMproxyTable) return;  // routed by what its first bytes are
   // The MPROXY table's own rules on the stream's metadata first, if one names it.
   const ProtocolTable& table = tunnel_.server().protocols[tunnel_.mproxy_index()];
   passthru::sdk::Facts facts;
@@ -110,9 +136,23 @@ void TunnelStream::decide(const Decision& decision) {
     close(decision.action ? CloseReason::Rejected : CloseReason::NoRoute, false);
     return;
   }
+  const Endpoint* to = &decision.action->to;
+  if (decision.action->to_stream) {
+    std::string why;
+    auto target = decision.action->allow->matches(meta_.name)
+                      ? parse_endpoint(meta_.name + ":" + meta_.serviceport, true, PortRule::NonZero, why)
+                      : std::nullopt;
+    if (!target) {
+      tunnel_.send(Kind::Error, meta_, R"({"message":"this destination is not allowed","code":"E_NOT_ALLOWED"})");
+      close(CloseReason::Rejected, false);
+      return;
+    }
+    stream_target_ = *target;
+    to = &stream_target_;
+  }
   stage_ = Stage::Connecting;
   connecting_since_ = std::chrono::steady_clock::now();
-  connector_.connect(decision.action->to, tunnel_.server().connect_timeout_ms);
+  connector_.connect(*to, tunnel_.server().connect_timeout_ms);
 }
 
 void TunnelStream::on_connect_failed(CloseReason why, int error) { fail(why, error, "E_CONNECT"); }
@@ -263,6 +303,8 @@ void TunnelStream::flush_to_backend() {
     // The client is done sending: a FIN after the last byte; the backend's answer still comes back.
     backend_shut_ = true;
     backend_.shut_write();
+    // For a local stream the far end's `end` ended the stream: nothing more comes either way.
+    if (local_) close(CloseReason::Done, false);
   }
 }
 
@@ -282,9 +324,7 @@ void TunnelStream::read_backend() {
     pool.give(buffer);
     if (n == -EAGAIN) return;
     if (n == 0) {
-      // The backend finished: so does the stream (M-PROXY has no half-close).
-      tunnel_.send(Kind::End, meta_, "");
-      close(CloseReason::Done, false);
+      socket_finished();
       return;
     }
     if (n < 0) {
@@ -313,12 +353,24 @@ bool TunnelStream::splice_backend() {
   pipes.give(pipe);  // still empty
   if (n == -EAGAIN) return true;
   if (n == 0) {
-    tunnel_.send(Kind::End, meta_, "");
-    close(CloseReason::Done, false);
+    socket_finished();
   } else {
     fail(backend_failure(n), static_cast<int>(n), "E_READ");
   }
   return true;
+}
+
+void TunnelStream::socket_finished() {
+  tunnel_.send(Kind::End, meta_, "");
+  if (local_ && !peer_ended_) {
+    // The client finished sending; the far end's answer still comes, until its `end`.
+    local_eof_ = true;
+    clock_.half_closed(deadline_.now());
+    check_timeouts();
+    return;
+  }
+  // A backend's EOF finishes the stream (M-PROXY has no half-close).
+  close(CloseReason::Done, false);
 }
 
 void TunnelStream::piped_sent() {
@@ -338,7 +390,7 @@ void TunnelStream::peer_end() {
   }
 }
 
-void TunnelStream::peer_error() { close(CloseReason::ClientReset, true); }
+void TunnelStream::peer_error() { close(local_ ? CloseReason::BackendReset : CloseReason::ClientReset, true); }
 
 void TunnelStream::peer_pause(bool pause) {
   peer_paused_ = pause;
@@ -378,7 +430,12 @@ void TunnelStream::close(CloseReason why, bool reset) {
   deadline_.stop();
   backend_.close(reset);
   to_backend_.clear();
-  tunnel_.worker().access_log().write(record_);
+  if (local_) {
+    // Its client's connection logs it, with the client's bytes: up from it, down to it.
+    local_->on_stream_finished(why, record_.error, record_.bytes_down, record_.bytes_up);
+  } else {
+    tunnel_.worker().access_log().write(record_);
+  }
   tunnel_.metrics().stream_ended(record_);
   tunnel_.stream_ended(this);
   deadline_.close();

@@ -10,6 +10,12 @@
 // plain relay does; the client's `end` for the stream starts the half-closed limit (M-PROXY has
 // no half-close the other way: the backend's EOF ends the stream). It logs one access line when
 // it ends and is deleted by its tunnel once its Lifeline says every handle has closed.
+//
+// A local stream (MUX, the other end of the same tunnel) is the reverse: it was opened by this
+// side for a client connection whose socket it owns in place of a backend's, sends `connection`
+// and the client's first bytes, and reports its end to its LocalOwner (the client's Connection,
+// which logs it) instead of logging it. The client's EOF sends `end` and waits for the far
+// end's `end` (which closes it) so that the answer still comes back.
 #pragma once
 
 #include <cstdint>
@@ -34,12 +40,26 @@ class Tunnel;
 class TunnelStream final : private Lifeline::Owner, private Connector::Owner, private Socket::Watcher,
                            private Deadline::Expiry {
  public:
+  /// Told when a local stream ends: why, and the bytes from its client (up) and to it (down).
+  class LocalOwner {
+   public:
+    virtual void on_stream_finished(CloseReason why, int error, std::uint64_t up, std::uint64_t down) = 0;
+
+   protected:
+    ~LocalOwner() = default;
+  };
+
   TunnelStream(Tunnel& tunnel, passthru::mproxy::Meta meta);
+  /// A local stream, for `owner`'s client.
+  TunnelStream(Tunnel& tunnel, passthru::mproxy::Meta meta, LocalOwner& owner);
   TunnelStream(const TunnelStream&) = delete;
   TunnelStream& operator=(const TunnelStream&) = delete;
 
   /// Chooses a rule from the stream's metadata, if the MPROXY table has one for it.
   void start();
+  /// A local stream: announces itself (`connection`), sends `first` (the sniffed bytes), then
+  /// relays `client` as it would a backend, timed by `decision`'s action.
+  void start_local(Socket client, std::string_view first, const Decision& decision);
   /// The tunnel's key for this stream: "family,address,port".
   [[nodiscard]] const std::string& id() const noexcept { return record_.stream; }
   /// What the tunnel's client sent for this stream.
@@ -89,7 +109,9 @@ class TunnelStream final : private Lifeline::Owner, private Connector::Owner, pr
   void fail(CloseReason why, int error, const char* code);
   /// Reads into a pipe once in bulk; false when no pipe was to be had (read into a buffer then).
   bool splice_backend();
-  [[nodiscard]] bool wants_to_read() const noexcept { return !peer_paused_ && !throttled_ && !piping_; }
+  [[nodiscard]] bool wants_to_read() const noexcept { return !peer_paused_ && !throttled_ && !piping_ && !local_eof_; }
+  /// The socket it relays (the backend's, or a local stream's client) sent its EOF.
+  void socket_finished();
 
   Tunnel& tunnel_;
   passthru::mproxy::Meta meta_;
@@ -101,6 +123,7 @@ class TunnelStream final : private Lifeline::Owner, private Connector::Owner, pr
   RelayClock clock_;
   Connector connector_;
   Socket backend_;
+  Endpoint stream_target_;  ///< to_addr = "STREAM": the stream's name:serviceport
   Detection detection_;
   std::string pending_;                ///< bytes received before the backend is connected
   std::deque<std::string> to_backend_;  ///< bytes on their way to the backend
@@ -117,6 +140,8 @@ class TunnelStream final : private Lifeline::Owner, private Connector::Owner, pr
   KernelPipe* up_pipe_ = nullptr;  ///< a data body on its way to the backend, spliced
   std::size_t up_piped_ = 0;       ///< bytes in up_pipe_ not yet written (counted in queued_ too)
   bool holding_for_pipe_ = false;  ///< the tunnel stops reading until up_pipe_ is written
+  LocalOwner* local_ = nullptr;    ///< a local stream's (MUX) client connection
+  bool local_eof_ = false;         ///< a local stream's client finished sending: `end` was sent
 };
 
 }  // namespace passthru::core

@@ -8,6 +8,8 @@
 #include <cerrno>
 
 #include "connection.hpp"
+#include "tunnel.hpp"
+#include "tunnel_link.hpp"
 
 namespace passthru::core {
 
@@ -82,6 +84,16 @@ bool Worker::set_up(std::shared_ptr<const Config> config, std::vector<ListenerPl
     ++given;
     if (!add_listener(config, plan, error)) return fail(error);
   }
+  // A reverse tunnel is dialled at start, by one worker only (the first set up), so that the far
+  // end sees one tunnel per name.
+  static std::atomic<bool> reverse_tunnels_claimed{false};
+  bool has_reverse = std::any_of(config->tunnels.begin(), config->tunnels.end(), [](const TunnelConfig& t) {
+    return !t.routes.protocols.empty() || t.routes.catchall;
+  });
+  if (has_reverse && !reverse_tunnels_claimed.exchange(true))
+    for (std::size_t i = 0; i < config->tunnels.size(); ++i)
+      if (!config->tunnels[i].routes.protocols.empty() || config->tunnels[i].routes.catchall)
+        tunnel_link(config, i).keep_up();
   return true;
 }
 
@@ -121,6 +133,34 @@ Worker::~Worker() {
 void Worker::run() {
   uv_run(&loop_, UV_RUN_DEFAULT);
   finished_ = true;
+}
+
+TunnelLink& Worker::tunnel_link(const std::shared_ptr<const Config>& config, std::size_t index) {
+  std::unique_ptr<TunnelLink>& link = tunnel_links_[config->tunnels.at(index).name];
+  if (!link) {
+    link = std::make_unique<TunnelLink>(*this, config, index);
+    if (stopping_) link->close();
+  }
+  return *link;
+}
+
+void Worker::register_tunnel(const std::string& name, Tunnel& tunnel) { registered_tunnels_.emplace_back(name, &tunnel); }
+
+void Worker::withdraw_tunnel(Tunnel& tunnel) noexcept {
+  std::erase_if(registered_tunnels_, [&](const auto& entry) { return entry.second == &tunnel; });
+}
+
+Tunnel* Worker::registered_tunnel(const std::string& name, std::string_view host) const noexcept {
+  for (auto it = registered_tunnels_.rbegin(); it != registered_tunnels_.rend(); ++it) {
+    if (it->first != name || !it->second->grant()) continue;
+    for (const std::string& granted : it->second->grant()->names) {
+      std::string_view g = granted;
+      bool wildcard = g.size() > 2 && g.substr(0, 2) == "*." && host.size() > g.size() - 1 &&
+                      host.substr(host.size() - (g.size() - 1)) == g.substr(1);
+      if (g == host || wildcard) return it->second;
+    }
+  }
+  return nullptr;
 }
 
 void Worker::add(Connection* connection) noexcept {
@@ -357,6 +397,7 @@ void Worker::stop_now() {
     c->shutdown();
     c = next;
   }
+  for (auto& [name, link] : tunnel_links_) link->close();
   if (event_set_) event_set_->close();  // every connection socket is closed
 }
 

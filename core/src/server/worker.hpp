@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "../config/config.hpp"
@@ -29,6 +30,8 @@
 namespace passthru::core {
 
 class Connection;
+class Tunnel;
+class TunnelLink;
 class Worker;
 
 /// What a listener applies to the connections it accepts: its part of the config in force when
@@ -110,6 +113,17 @@ class Worker {
   const WorkerMetrics& metrics() const noexcept { return metrics_; }
   void add(Connection* connection) noexcept;
   void remove(Connection* connection) noexcept;
+  /// This worker's counts, to be added to (tunnel links count under a name of their own).
+  WorkerMetrics& counters() noexcept { return metrics_; }
+  /// This worker's link for `config`'s tunnels[index], made on first use (kept by name: a
+  /// reload's tunnel of the same name keeps the running link and its settings).
+  TunnelLink& tunnel_link(const std::shared_ptr<const Config>& config, std::size_t index);
+  /// Reverse tunnels: a DEMUX tunnel authenticated as `name` offers itself to this worker's MUX
+  /// rules for the names its grant lists, until withdrawn; the latest registered is used.
+  void register_tunnel(const std::string& name, Tunnel& tunnel);
+  void withdraw_tunnel(Tunnel& tunnel) noexcept;
+  /// The tunnel registered as `name` whose grant lists `host` (exactly, or as "*.suffix"), or nullptr.
+  Tunnel* registered_tunnel(const std::string& name, std::string_view host) const noexcept;
 
  private:
   Worker();
@@ -170,6 +184,9 @@ class Worker {
   WorkerMetrics metrics_;  ///< outlives every ListenerRules, whose counts it holds
   std::unique_ptr<AccessLog> access_log_;  ///< made with the loop
   Connection* connections_ = nullptr;
+  /// Outgoing tunnels (MUX), by name; closed with the loop, freed after it (before event_set_).
+  std::unordered_map<std::string, std::unique_ptr<TunnelLink>> tunnel_links_;
+  std::vector<std::pair<std::string, Tunnel*>> registered_tunnels_;  ///< reverse tunnels, oldest first
   bool stopping_ = false;
   bool draining_ = false;
   bool listeners_closed_ = false;

@@ -1,0 +1,146 @@
+"""Reverse tunnels: an inner passthru (behind NAT, in spirit) dials the outer one over TLS (the
+outer's certificate for tunnel.test verified; only that rule's connections decrypted) with a token,
+and routes the streams that arrive over that tunnel by its own [tunnels.home.TLS] table. The
+outer one routes connections by SNI, without terminating their TLS, into the authenticated
+tunnel registered as "home" (MUX tunnel = "home").
+- openssl s_client -servername app.test and curl --resolve reach an s_server behind the inner
+  one, end-to-end TLS, each verifying the backend's own certificate.
+- A name the tunnel's grant does not list, or no tunnel up, falls to the outer's server
+  CATCHALL (fallback=no_tunnel); a wrong token (over a plain link) never registers; a link
+  whose certificate does not verify never comes up.
+- Killing the outer and starting it again on the same port: the inner dials again within its
+  backoff, and traffic flows again."""
+
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from harness import (Passthru, TcpServer, TlsBackend, certificate, curl_https, free_port, s_client,  # noqa: E402
+                     seconds, wait_until)
+from test_mux import established  # noqa: E402
+
+TOKEN = "tok-reverse-5e1f0a9c3b7d"
+
+
+def outer_config(port, tokens, fallback_port):
+    cert, key = certificate("tunnel.test")  # the tunnel link's own certificate
+    return f"""
+[servers."127.0.0.1:{port}"]
+timeout_ms = {int(seconds(2) * 1000)}
+[servers."127.0.0.1:{port}".MPROXY]
+CATCHALL = {{ action = "DEMUX", tokens_file = "{tokens}" }}
+[servers."127.0.0.1:{port}".TLS]
+"SNI tunnel.test" = {{ action = "DEMUX", tokens_file = "{tokens}", tls_cert = "{cert}", tls_key = "{key}" }}
+"SNI app.test"   = {{ action = "MUX", tunnel = "home" }}
+"SNI other.test" = {{ action = "MUX", tunnel = "home" }}
+[servers."127.0.0.1:{port}".CATCHALL]
+CATCHALL = {{ action = "FORWARD", to_addr = "127.0.0.1:{fallback_port}" }}
+"""
+
+
+def inner_config(outer_port, token_file, backend_port, tls):
+    link = f'tls = true\nserver_name = "tunnel.test"\nca_file = "{certificate("tunnel.test")[0]}"' if tls else ""
+    return f"""
+[tunnels.home]
+connect = "127.0.0.1:{outer_port}"
+{link}
+token_file = "{token_file}"
+reconnect_min_ms = 100
+reconnect_max_ms = 1000
+[tunnels.home.TLS]
+"SNI app.test" = {{ action = "FORWARD", to_addr = "127.0.0.1:{backend_port}" }}
+[servers."127.0.0.1:0"]
+[servers."127.0.0.1:0".CATCHALL]
+CATCHALL = {{ action = "REJECT" }}
+"""
+
+
+def silent(server, conn):
+    conn.recv(1)
+
+
+class Reverse(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.TemporaryDirectory(prefix="passthru-reverse-")
+        d = Path(cls.dir.name)
+        (d / "tokens").write_text(f"{TOKEN} home app.test\n")
+        (d / "token").write_text(TOKEN)
+        (d / "wrong").write_text("tok-not-the-right-one-000")
+        cls.backend = TlsBackend("app.test")
+        cls.fallback = TcpServer(silent)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.backend.close()
+        cls.fallback.close()
+        cls.dir.cleanup()
+
+    def outer(self, port):
+        # A tunnel registers in the worker that accepted it: one worker (README).
+        return Passthru(outer_config(port, Path(self.dir.name) / "tokens", self.fallback.port), workers=1)
+
+    def inner(self, port, token="token", tls=True):
+        return Passthru(inner_config(port, Path(self.dir.name) / token, self.backend.port, tls), workers=1)
+
+    def test_clients_reach_the_backend_behind_the_inner_end_to_end_and_again_after_the_outer_restarts(self):
+        port = free_port()
+        cert, _ = certificate("app.test")
+        outer = self.outer(port)
+        with self.inner(port) as inner:
+            wait_until(lambda: established(port) == 1, 5, "the inner to dial the outer")
+            outer.wait_log(r"tunnel=home authenticated from 127\.0\.0\.1:\d+ and registered")
+            verify = ["-verify_return_error", "-CAfile", str(cert)]
+            self.assertEqual(s_client(port, "app.test", extra=verify), "app.test")
+            r = curl_https(port, "app.test", cert)
+            self.assertEqual(r.returncode, 0, r.stderr + outer.log()[-2000:] + inner.log()[-2000:])
+            self.assertIn("s_server", r.stdout)
+            outer.wait_log(r"protocol=TLS rule=\"SNI app\.test\" sni=app\.test [^\n]*action=MUX target=tunnel:home [^\n]*end=done")
+            inner.wait_log(r"listener=tunnel:home stream=IPv4,127\.0\.0\.1,\d+ protocol=TLS rule=\"SNI app\.test\"[^\n]*end=done")
+            # A name the grant does not list: the outer's CATCHALL.
+            self.assertIsNone(s_client(port, "other.test"))
+            outer.wait_log(r"rule=CATCHALL fallback=no_tunnel sni=other\.test action=FORWARD")
+            # The outer goes away and comes back on the same port.
+            outer.process.kill()
+            outer.process.wait()
+            outer.stop()
+            outer.dir.cleanup()
+            inner.wait_log(r"tunnel=home to 127\.0\.0\.1:\d+ lost")
+            self.assertIsNone(s_client(port, "app.test"))  # nothing listens
+            with self.outer(port) as again:
+                wait_until(lambda: established(port) == 1, 5, "the inner to dial the restarted outer")
+                inner.wait_log(r"tunnel=home connected to 127\.0\.0\.1:\d+ again")
+                again.wait_log(r"tunnel=home authenticated from 127\.0\.0\.1:\d+ and registered")
+                self.assertEqual(s_client(port, "app.test", extra=verify), "app.test")
+                again.wait_log(r"action=MUX target=tunnel:home [^\n]*end=done")
+
+    def test_without_a_tunnel_up_or_with_a_wrong_token_the_outers_catchall_applies(self):
+        port = free_port()
+        with self.outer(port) as outer:
+            self.assertIsNone(s_client(port, "app.test"))
+            outer.wait_log(r"rule=CATCHALL fallback=no_tunnel sni=app\.test action=FORWARD")
+            with self.inner(port, "wrong", tls=False) as inner:
+                outer.wait_log(r'end=rejected protocol_error="a token not granted for this tunnel"')
+                inner.wait_log(r"tunnel=home to 127\.0\.0\.1:\d+ lost")
+                self.assertIsNone(s_client(port, "app.test"))
+                wait_until(lambda: outer.log().count("fallback=no_tunnel sni=app.test") == 2, 5,
+                           "both refused clients' lines")
+
+    def test_a_link_whose_certificate_does_not_verify_never_comes_up(self):
+        port = free_port()
+        with self.outer(port) as outer:
+            config = inner_config(port, Path(self.dir.name) / "token", self.backend.port, True)
+            config = config.replace(str(certificate("tunnel.test")[0]), str(certificate("someone.else")[0]))
+            with Passthru(config, workers=1) as inner:
+                inner.wait_log(r"tunnel TLS: handshake failed: [^\n]*certificate verify failed")
+                inner.wait_log(r"tunnel=home to 127\.0\.0\.1:\d+ lost")
+                self.assertNotIn("authenticated", outer.log())
+                self.assertIsNone(s_client(port, "app.test"))
+                outer.wait_log(r"fallback=no_tunnel sni=app\.test")
+
+
+if __name__ == "__main__":
+    unittest.main()
