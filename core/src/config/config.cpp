@@ -10,6 +10,7 @@
 #include <set>
 
 #include "../plugin_host/plugin_registry.hpp"
+#include "routing_keys.hpp"
 
 namespace passthru::core {
 
@@ -264,12 +265,22 @@ class Loader {
               "for connections the kernel diverted to passthru, not for streams inside a tunnel");
       else if (action->source != SourceKind::Own && !action->to_original)
         check_source_family(server, *action);
+      else if (demux && action->pool)
+        error(action->to_addr_at, "this listener has a DEMUX rule, whose M-PROXY streams could take this rule too, "
+                                  "and a stream goes to one backend: give this rule one to_addr");
     }
   }
 
   /// A client can connect to a backend from its own address only in its own family: an IPv4
   /// listener has IPv4 clients only, an IPv6 one IPv6 clients only, unless it is [::] (both).
   void check_source_family(const ServerConfig& server, const Action& action) {
+    if (action.pool)
+      for (const Endpoint& backend : action.pool->backends())
+        if (backend.address.ss_family != action.to.address.ss_family) {
+          error(action.source_at, "source needs backends of one family: " + backend.to_string() + " and " +
+                                      action.to.to_string() + " differ");
+          return;
+        }
     sa_family_t target = action.to.address.ss_family;
     sa_family_t listener = server.listen.address.ss_family;
     const auto& v6 = reinterpret_cast<const sockaddr_in6&>(server.listen.address).sin6_addr;
@@ -378,6 +389,7 @@ class Loader {
     const toml::node* source = nullptr;
     std::vector<std::pair<const toml::key*, const toml::node*>> limits;
     std::vector<std::pair<const toml::key*, const toml::node*>> timeouts;
+    RuleEntries routing;  // routing_keys.cpp's: balance, down_ms
     bool has_action = false;
     for (const auto& [key, value] : in_file_order(*table)) {
       if (key->str() == "action") {
@@ -400,11 +412,13 @@ class Loader {
       } else if (key->str() == "idle_timeout_ms" || key->str() == "half_closed_timeout_ms" ||
                  key->str() == "max_lifetime_ms") {
         timeouts.emplace_back(key, value);
+      } else if (is_routing_key(key->str())) {
+        routing.emplace_back(key, value);
       } else {
         error_at(*key, "unknown key '" + std::string(key->str()) + "' in rule '" + rule +
                            "'; a rule takes action, to_addr, source, send_proxy, proxy_v2_options, idle_timeout_ms, "
-                           "half_closed_timeout_ms, max_lifetime_ms, and for DEMUX max_streams, "
-                           "max_message_bytes and max_stream_buffer");
+                           "half_closed_timeout_ms, max_lifetime_ms, balance, down_ms, "
+                           "and for DEMUX max_streams, max_message_bytes and max_stream_buffer");
         ok = false;
       }
     }
@@ -435,6 +449,10 @@ class Loader {
       read_timeout_key(*key, *value, action.timeout_keys);
       if (errors_.size() != errors_before) return std::nullopt;
     }
+    const toml::node* backend_list = to_addr && to_addr->is_array() && action.kind == ActionKind::Forward ? to_addr : nullptr;
+    if (!read_routing_keys(routing, backend_list, action, [this](const toml::node& n, std::string m) { error_at(n, std::move(m)); },
+                           [this](const toml::key& k, std::string m) { error_at(k, std::move(m)); }))
+      return std::nullopt;
     if (action.kind != ActionKind::Forward && (send_proxy || v2_options)) {
       error_at(send_proxy ? *send_proxy : *v2_options, "send_proxy and proxy_v2_options go with FORWARD only");
       return std::nullopt;
@@ -449,13 +467,18 @@ class Loader {
         error_at(node, "FORWARD rule '" + rule + "' needs to_addr = \"host:port\"");
         return std::nullopt;
       }
+      if (backend_list) {  // read by read_routing_keys: action.to is its first
+        action.to_addr_at = position_of(to_addr->source());
+        if (source && !read_source(*source, action)) return std::nullopt;
+        return ok ? std::optional<Action>(action) : std::nullopt;
+      }
       auto text = to_addr->value<std::string>();
       std::string why;
       // "ORIGINAL" alone keeps the original port; "ORIGINAL:PORT" reads like any host:port.
       auto endpoint = !text                 ? std::nullopt
                       : *text == kOriginal ? std::optional<Endpoint>(Endpoint{std::string(kOriginal)})
                                            : parse_endpoint(*text, true, PortRule::NonZero, why);
-      if (!text) why = "to_addr must be a string \"host:port\"";
+      if (!text) why = "to_addr must be a string \"host:port\" or a list of them";
       if (!endpoint) {
         error_at(*to_addr, why);
         return std::nullopt;
@@ -484,8 +507,12 @@ class Loader {
                      "(its address and port)");
       return false;
     }
-    if (!action.to.is_literal && !action.to_original) {
-      error_at(node, "source needs an IP address or ORIGINAL in to_addr: the host name " + action.to.host +
+    const Endpoint* named = action.to.is_literal || action.to_original ? nullptr : &action.to;
+    if (action.pool)
+      for (const Endpoint& backend : action.pool->backends())
+        if (!backend.is_literal && !named) named = &backend;
+    if (named) {
+      error_at(node, "source needs an IP address or ORIGINAL in to_addr: the host name " + named->host +
                          " may resolve to another family than the client's");
       return false;
     }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "endpoint.hpp"
+#include "backend_pool.hpp"
 #include "passthru/sdk/protocol.hpp"
 #include "passthru/wire/proxy_header_writer.hpp"
 
@@ -68,6 +69,7 @@ struct Action {
   DemuxLimits demux;     ///< Demux only
   TimeoutKeys timeout_keys;  ///< Forward only: what the rule itself wrote
   RelayTimeouts timeouts;    ///< Forward only: what applies, the rule's keys over its listener's
+  std::shared_ptr<BackendPool> pool;  ///< Forward with a to_addr list: its backends (`to` is the first)
 };
 
 struct ProtocolTable {

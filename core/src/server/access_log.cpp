@@ -96,7 +96,9 @@ void append_access_fields(std::string& out, const AccessRecord& r, LogFormat for
     if (d.kind != Decision::Kind::Pending) f.plain("action", "REJECT");
   } else if (d.action->kind == ActionKind::Forward) {
     f.plain("action", "FORWARD");
-    f.plain("target", d.action->to_original ? format_address(r.target.get()) : d.action->to.to_string());
+    f.plain("target", d.action->to_original ? format_address(r.target.get())
+                      : r.backend            ? r.backend->to_string()
+                                             : d.action->to.to_string());
   } else if (d.action->kind == ActionKind::Demux) {
     f.plain("action", "DEMUX");
     f.number("streams", r.streams);

@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <random>
 #include <string>
 
@@ -78,6 +79,10 @@ void Connection::on_decided(const Decision& decision) {
 }
 
 void Connection::connect_backend(const Action& action) {
+  if (action.pool) {
+    if (!connect_next_backend(action)) end(CloseReason::ConnectFailed, -ECONNREFUSED);
+    return;
+  }
   ConnectFrom from;
   if (action.source != SourceKind::Own) from = {record_.client.get(), action.source == SourceKind::ClientPort};
   if (!action.to_original) {
@@ -92,10 +97,28 @@ void Connection::connect_backend(const Action& action) {
   connector_.connect(record_.target.get(), server_.connect_timeout_ms, from);
 }
 
+bool Connection::connect_next_backend(const Action& action) {
+  BackendPool& pool = *action.pool;
+  std::uint8_t next = pool.pick(record_.client.get(), uv_now(worker_.loop()), backends_tried_);
+  if (next == BackendPool::kNone) return false;
+  backends_tried_ = static_cast<std::uint16_t>(backends_tried_ | 1u << next);
+  backend_ = next;
+  record_.backend = &pool.backends()[next];
+  ConnectFrom from;
+  if (action.source != SourceKind::Own) from = {record_.client.get(), action.source == SourceKind::ClientPort};
+  connector_.connect(*record_.backend, server_.connect_timeout_ms, from);
+  return true;
+}
+
 void Connection::on_sniff_failed(CloseReason why, int error) { end(why, error); }
 
 void Connection::on_connected(Socket backend) {
   stage_ = Stage::Forwarding;
+  if (const Action* action = record_.decision.action; action->pool) {
+    action->pool->connected(backend_);
+    holds_backend_ = true;
+    rules_->metrics.backend_connected(action, backend_);
+  }
   rules_->metrics.counters.backend_connect.observe(seconds_since(connecting_since_));
   Socket client = sniffer_.take_client();
   std::string header = proxy_header(client);
@@ -103,7 +126,18 @@ void Connection::on_connected(Socket backend) {
                    sniffer_.unwrapped().offset, sniffer_.client_finished(), record_.decision.action->timeouts);
 }
 
-void Connection::on_connect_failed(CloseReason why, int error) { end(why, error); }
+void Connection::on_connect_failed(CloseReason why, int error) {
+  // A to_addr list: this backend is down for a while, and the next one gets this client.
+  const Action* action = record_.decision.action;
+  bool backend_failed = why == CloseReason::ConnectFailed || why == CloseReason::ConnectTimeout ||
+                        why == CloseReason::ResolveFailed;
+  if (action && action->pool && backend_ != BackendPool::kNone && backend_failed) {
+    action->pool->mark_down(backend_, uv_now(worker_.loop()));
+    rules_->metrics.backend_failed(action, backend_);
+    if (!connector_.resolving() && connect_next_backend(*action)) return;
+  }
+  end(why, error);
+}
 
 void Connection::on_forwarded(CloseReason why, int error) { end(why, error); }
 
@@ -167,6 +201,7 @@ void Connection::on_released() {
     record_.bytes_up = forwarder_.bytes_up();
     record_.bytes_down = forwarder_.bytes_down();
   }
+  if (holds_backend_) record_.decision.action->pool->released(backend_);
   worker_.access_log().write(record_);
   rules_->metrics.connection_ended(record_);
   worker_.limits().release(*rules_->counts, counted_);

@@ -54,7 +54,17 @@ Connector::~Connector() {
   if (addresses_) uv_freeaddrinfo(addresses_);
 }
 
+void Connector::forget_target() noexcept {
+  if (addresses_) uv_freeaddrinfo(addresses_);
+  addresses_ = next_address_ = nullptr;
+  to_ = nullptr;
+  literal_ = nullptr;
+  literal_tried_ = false;
+  last_error_ = -ECONNREFUSED;
+}
+
 void Connector::connect(const sockaddr* to, std::uint32_t timeout_ms, ConnectFrom from) {
+  forget_target();
   literal_ = to;
   from_ = from;
   timeout_ms_ = timeout_ms;
@@ -67,6 +77,7 @@ void Connector::connect(const Endpoint& to, std::uint32_t timeout_ms, ConnectFro
     connect(reinterpret_cast<const sockaddr*>(&to.address), timeout_ms, from);
     return;
   }
+  forget_target();
   to_ = &to;
   from_ = from;
   timeout_ms_ = timeout_ms;

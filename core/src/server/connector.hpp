@@ -59,6 +59,8 @@ class Connector final : private Socket::Watcher, private Deadline::Expiry {
   /// Gives up: closes the socket being connected; a resolve in flight is cancelled (its
   /// callback still comes, through the owner's Lifeline). The owner hears nothing more.
   void cancel() noexcept;
+  /// A name is being resolved (its request cannot be reused until its callback has come).
+  [[nodiscard]] bool resolving() const noexcept { return resolving_; }
 
  private:
   static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* result);
@@ -67,6 +69,8 @@ class Connector final : private Socket::Watcher, private Deadline::Expiry {
   void try_next();
   void retry(int error);
   void fail(CloseReason why, int error);
+  /// Forgets a previous target, so that connect() may be called again after a failure.
+  void forget_target() noexcept;
 
   Owner* owner_;
   uv_loop_t* loop_;

@@ -1,0 +1,83 @@
+#include "routing_keys.hpp"
+
+namespace passthru::core {
+
+namespace {
+
+constexpr std::int64_t kMaxDownMs = 2'147'483'647;
+
+bool read_backends(const toml::node& node, std::vector<Endpoint>& out, const NodeError& error) {
+  const auto* list = node.as_array();
+  if (list->empty() || list->size() > BackendPool::kMaxBackends) {
+    error(node, "a to_addr list holds 1 to " + std::to_string(BackendPool::kMaxBackends) + " \"host:port\" backends");
+    return false;
+  }
+  for (const auto& item : *list) {
+    auto text = item.value<std::string>();
+    std::string why = "each backend in to_addr must be a string \"host:port\"";
+    auto endpoint = text ? parse_endpoint(*text, true, PortRule::NonZero, why) : std::nullopt;
+    if (text && *text == "ORIGINAL") {
+      endpoint.reset();
+      why = "ORIGINAL stands alone: it cannot be one of several backends";
+    }
+    if (!endpoint) {
+      error(item, why);
+      return false;
+    }
+    for (const Endpoint& other : out)
+      if (other.to_string() == endpoint->to_string()) {
+        error(item, "backend " + endpoint->to_string() + " is listed twice");
+        return false;
+      }
+    out.push_back(*endpoint);
+  }
+  return true;
+}
+
+}  // namespace
+
+bool is_routing_key(std::string_view key) noexcept {
+  return key == "balance" || key == "down_ms";
+}
+
+bool read_routing_keys(const RuleEntries& keys, const toml::node* to_addr, Action& action, const NodeError& error,
+                       const KeyError& key_error) {
+  const toml::node* balance = nullptr;
+  const toml::node* down_ms = nullptr;
+  for (const auto& [key, value] : keys) {
+    std::string_view name = key->str();
+    if (name == "balance" || name == "down_ms") {
+      if (action.kind != ActionKind::Forward || !to_addr) {
+        key_error(*key, std::string(name) + " goes with a FORWARD whose to_addr is a list of backends");
+        return false;
+      }
+      (name == "balance" ? balance : down_ms) = value;
+    }
+  }
+  if (!to_addr) return true;
+  std::vector<Endpoint> backends;
+  if (!read_backends(*to_addr, backends, error)) return false;
+  Balance how = Balance::RoundRobin;
+  if (balance) {
+    auto text = balance->value<std::string>();
+    if (!text || (*text != "round_robin" && *text != "least_conn" && *text != "source_hash")) {
+      error(*balance, "balance must be \"round_robin\", \"least_conn\" or \"source_hash\"");
+      return false;
+    }
+    how = *text == "round_robin" ? Balance::RoundRobin : *text == "least_conn" ? Balance::LeastConn : Balance::SourceHash;
+  }
+  std::uint32_t down = 10'000;
+  if (down_ms) {
+    auto value = down_ms->value<std::int64_t>();
+    if (!value || *value < 0 || *value > kMaxDownMs) {
+      error(*down_ms, "down_ms must be a whole number from 0 to " + std::to_string(kMaxDownMs));
+      return false;
+    }
+    down = static_cast<std::uint32_t>(*value);
+  }
+  action.to = backends.front();
+  action.pool = std::make_shared<BackendPool>(std::move(backends), how, down);
+  return true;
+}
+
+}  // namespace passthru::core
