@@ -1,4 +1,5 @@
-// Unit tests of the choices of a BackendPool (round robin, least connections, source hash; passive health).
+// Unit tests of routing.hpp: address prefixes and client conditions, and the choices of a
+// BackendPool (round robin, least connections, source hash; passive health).
 #include <doctest/doctest.h>
 
 #include <arpa/inet.h>
@@ -7,6 +8,7 @@
 #include <set>
 
 #include "config/backend_pool.hpp"
+#include "config/client_condition.hpp"
 
 using namespace passthru::core;
 
@@ -19,6 +21,13 @@ IpAddress address(const char* text) {
   return IpAddress::from(endpoint->address);
 }
 
+Prefix prefix(const char* text) {
+  std::string why;
+  auto p = parse_prefix(text, why);
+  REQUIRE_MESSAGE(p, why);
+  return *p;
+}
+
 std::vector<Endpoint> backends(int count) {
   std::vector<Endpoint> out;
   std::string why;
@@ -27,6 +36,42 @@ std::vector<Endpoint> backends(int count) {
 }
 
 }  // namespace
+
+TEST_CASE("a prefix holds the addresses under it, IPv4-mapped IPv6 ones as IPv4") {
+  Prefix ten = prefix("10.0.0.0/8");
+  CHECK(ten.contains(address("10.200.1.2:1").get()));
+  CHECK_FALSE(ten.contains(address("11.0.0.1:1").get()));
+  CHECK(ten.contains(address("[::ffff:10.1.2.3]:1").get()));
+  Prefix odd = prefix("192.168.4.0/22");
+  CHECK(odd.contains(address("192.168.7.255:1").get()));
+  CHECK_FALSE(odd.contains(address("192.168.8.0:1").get()));
+  Prefix doc = prefix("2001:db8::/32");
+  CHECK(doc.contains(address("[2001:db8:1::5]:1").get()));
+  CHECK_FALSE(doc.contains(address("10.0.0.1:1").get()));
+  CHECK(prefix("127.0.0.2").contains(address("127.0.0.2:5").get()));
+  CHECK_FALSE(prefix("127.0.0.2").contains(address("127.0.0.3:5").get()));
+  CHECK(prefix("0.0.0.0/0").contains(address("8.8.8.8:1").get()));
+}
+
+TEST_CASE("prefixes with host bits, long lengths or no address are refused") {
+  std::string why;
+  CHECK_FALSE(parse_prefix("10.0.0.1/8", why));
+  CHECK_FALSE(parse_prefix("10.0.0.0/33", why));
+  CHECK_FALSE(parse_prefix("::/129", why));
+  CHECK_FALSE(parse_prefix("example.com", why));
+  CHECK_FALSE(parse_prefix("10.0.0.0/", why));
+}
+
+TEST_CASE("not_from wins over from; an empty condition admits anyone") {
+  ClientCondition c;
+  CHECK(c.admits(address("1.2.3.4:1").get()));
+  c.from = {prefix("10.0.0.0/8")};
+  c.not_from = {prefix("10.9.0.0/16")};
+  CHECK(c.admits(address("10.1.0.1:1").get()));
+  CHECK_FALSE(c.admits(address("10.9.0.1:1").get()));
+  CHECK_FALSE(c.admits(address("11.0.0.1:1").get()));
+  CHECK_FALSE(c.admits(nullptr));
+}
 
 TEST_CASE("round robin takes each backend in turn and skips one that is down") {
   BackendPool pool(backends(3), Balance::RoundRobin, 1000);

@@ -389,7 +389,7 @@ class Loader {
     const toml::node* source = nullptr;
     std::vector<std::pair<const toml::key*, const toml::node*>> limits;
     std::vector<std::pair<const toml::key*, const toml::node*>> timeouts;
-    RuleEntries routing;  // routing_keys.cpp's: balance, down_ms
+    RuleEntries routing;  // routing_keys.cpp's: balance, down_ms, from, not_from
     bool has_action = false;
     for (const auto& [key, value] : in_file_order(*table)) {
       if (key->str() == "action") {
@@ -417,7 +417,7 @@ class Loader {
       } else {
         error_at(*key, "unknown key '" + std::string(key->str()) + "' in rule '" + rule +
                            "'; a rule takes action, to_addr, source, send_proxy, proxy_v2_options, idle_timeout_ms, "
-                           "half_closed_timeout_ms, max_lifetime_ms, balance, down_ms, "
+                           "half_closed_timeout_ms, max_lifetime_ms, balance, down_ms, from, not_from, "
                            "and for DEMUX max_streams, max_message_bytes and max_stream_buffer");
         ok = false;
       }

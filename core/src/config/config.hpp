@@ -13,6 +13,7 @@
 
 #include "endpoint.hpp"
 #include "backend_pool.hpp"
+#include "client_condition.hpp"
 #include "passthru/sdk/protocol.hpp"
 #include "passthru/wire/proxy_header_writer.hpp"
 
@@ -70,6 +71,7 @@ struct Action {
   TimeoutKeys timeout_keys;  ///< Forward only: what the rule itself wrote
   RelayTimeouts timeouts;    ///< Forward only: what applies, the rule's keys over its listener's
   std::shared_ptr<BackendPool> pool;  ///< Forward with a to_addr list: its backends (`to` is the first)
+  ClientCondition client;             ///< from / not_from: the clients the rule applies to
 };
 
 struct ProtocolTable {

@@ -6,6 +6,25 @@ namespace {
 
 constexpr std::int64_t kMaxDownMs = 2'147'483'647;
 
+bool read_prefixes(const toml::node& node, std::string_view key, std::vector<Prefix>& out, const NodeError& error) {
+  const auto* list = node.as_array();
+  if (!list || list->empty()) {
+    error(node, std::string(key) + " must be a list of addresses or prefixes, e.g. [\"10.0.0.0/8\", \"2001:db8::/32\"]");
+    return false;
+  }
+  for (const auto& item : *list) {
+    auto text = item.value<std::string>();
+    std::string why = "an entry must be a string such as \"10.0.0.0/8\"";
+    auto prefix = text ? parse_prefix(*text, why) : std::nullopt;
+    if (!prefix) {
+      error(item, std::string(key) + ": " + why);
+      return false;
+    }
+    out.push_back(*prefix);
+  }
+  return true;
+}
+
 bool read_backends(const toml::node& node, std::vector<Endpoint>& out, const NodeError& error) {
   const auto* list = node.as_array();
   if (list->empty() || list->size() > BackendPool::kMaxBackends) {
@@ -37,7 +56,7 @@ bool read_backends(const toml::node& node, std::vector<Endpoint>& out, const Nod
 }  // namespace
 
 bool is_routing_key(std::string_view key) noexcept {
-  return key == "balance" || key == "down_ms";
+  return key == "balance" || key == "down_ms" || key == "from" || key == "not_from";
 }
 
 bool read_routing_keys(const RuleEntries& keys, const toml::node* to_addr, Action& action, const NodeError& error,
@@ -46,7 +65,9 @@ bool read_routing_keys(const RuleEntries& keys, const toml::node* to_addr, Actio
   const toml::node* down_ms = nullptr;
   for (const auto& [key, value] : keys) {
     std::string_view name = key->str();
-    if (name == "balance" || name == "down_ms") {
+    if (name == "from" || name == "not_from") {
+      if (!read_prefixes(*value, name, name == "from" ? action.client.from : action.client.not_from, error)) return false;
+    } else if (name == "balance" || name == "down_ms") {
       if (action.kind != ActionKind::Forward || !to_addr) {
         key_error(*key, std::string(name) + " goes with a FORWARD whose to_addr is a list of backends");
         return false;

@@ -1,5 +1,5 @@
 // The routing keys of a rule, as its table writes them: a to_addr list with balance and down_ms
-// (BackendPool). Read by
+// (BackendPool) and from / not_from (ClientCondition). Read by
 // config.cpp's rule reader, which hands over the keys it does not know itself; errors go out
 // through `error` with the node they are about.
 #pragma once

@@ -51,6 +51,10 @@ void Connection::on_decided(const Decision& decision) {
     end(CloseReason::NoRoute, 0);
     return;
   }
+  if (decision.kind == Decision::Kind::ServerCatchall && !decision.action->client.admits(record_.client.get())) {
+    end(CloseReason::NoRoute, 0);  // the listener's CATCHALL has from / not_from, and this client is not in them
+    return;
+  }
   switch (decision.action->kind) {
     case ActionKind::Reject:
     case ActionKind::Unwrap:  // Detection goes on after an UNWRAP; it never ends detection

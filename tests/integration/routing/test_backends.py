@@ -13,16 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import Passthru, TcpServer, connect, connect_from, free_port, seconds, wait_until  # noqa: E402
-
-
-def name_handler(name):
-    """Answers every connection with its name, then echoes until the client's EOF."""
-    def handler(server, conn):
-        conn.sendall(name.encode() + b"\n")
-        while conn.recv(65536):
-            pass
-    return handler
+from harness import Passthru, TcpServer, connect, connect_from, free_port, name_handler, seconds, wait_until  # noqa: E402
 
 
 def config(backends, balance, down_ms=60000, metrics=False):
