@@ -336,6 +336,7 @@ class Loader {
         error_at(node, "UNWRAP and DEMUX belong in a protocol table (PROXY, MPROXY); the server CATCHALL can FORWARD or REJECT");
       else if (action)
         server.catchall = *action;
+      if (action) check_reject_style("", *action, [this](SourcePosition at, std::string m) { error(at, std::move(m)); });
     }
     if (table.empty()) error_at(key, "the server CATCHALL table is empty: add CATCHALL = { action = \"REJECT\" }");
   }
@@ -364,6 +365,7 @@ class Loader {
       std::string text(rule_key->str());
       keys.push_back({text, position_of(rule_key->source())});
       auto action = read_action(*node, text);
+      if (action) check_reject_style(name, *action, [this](SourcePosition at, std::string m) { error(at, std::move(m)); });
       protocol.actions.push_back(action.value_or(Action{}));
     }
     passthru::sdk::Diagnostics diagnostics;
@@ -389,7 +391,7 @@ class Loader {
     const toml::node* source = nullptr;
     std::vector<std::pair<const toml::key*, const toml::node*>> limits;
     std::vector<std::pair<const toml::key*, const toml::node*>> timeouts;
-    RuleEntries routing;  // routing_keys.cpp's: balance, down_ms, from, not_from
+    RuleEntries routing;  // routing_keys.cpp's: balance, down_ms, from, not_from, reject, status
     bool has_action = false;
     for (const auto& [key, value] : in_file_order(*table)) {
       if (key->str() == "action") {
@@ -417,8 +419,8 @@ class Loader {
       } else {
         error_at(*key, "unknown key '" + std::string(key->str()) + "' in rule '" + rule +
                            "'; a rule takes action, to_addr, source, send_proxy, proxy_v2_options, idle_timeout_ms, "
-                           "half_closed_timeout_ms, max_lifetime_ms, balance, down_ms, from, not_from, "
-                           "and for DEMUX max_streams, max_message_bytes and max_stream_buffer");
+                           "half_closed_timeout_ms, max_lifetime_ms, balance, down_ms, from, not_from, reject, "
+                           "status, and for DEMUX max_streams, max_message_bytes and max_stream_buffer");
         ok = false;
       }
     }

@@ -58,6 +58,10 @@ struct TimeoutKeys {
 /// port the kernel picks (source = "client") or with the client's own port ("client_port").
 enum class SourceKind : std::uint8_t { Own, Client, ClientPort };
 
+/// How a REJECT ends the connection: a FIN (close), a RST (reset), a TLS alert record then a
+/// FIN (tls_alert, TLS tables only), or an HTTP/1.1 response then a FIN (http, HTTP tables only).
+enum class RejectStyle : std::uint8_t { Close, Reset, TlsAlert, Http };
+
 struct Action {
   ActionKind kind = ActionKind::Reject;
   Endpoint to;       ///< Forward only; for ORIGINAL, host "ORIGINAL" and the port to use (0: the same)
@@ -72,6 +76,9 @@ struct Action {
   RelayTimeouts timeouts;    ///< Forward only: what applies, the rule's keys over its listener's
   std::shared_ptr<BackendPool> pool;  ///< Forward with a to_addr list: its backends (`to` is the first)
   ClientCondition client;             ///< from / not_from: the clients the rule applies to
+  RejectStyle reject = RejectStyle::Close;  ///< Reject only
+  std::uint16_t status = 421;               ///< Reject with reject = "http": the response's status
+  passthru::sdk::SourcePosition reject_at;
 };
 
 struct ProtocolTable {

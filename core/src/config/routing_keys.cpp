@@ -6,6 +6,10 @@ namespace {
 
 constexpr std::int64_t kMaxDownMs = 2'147'483'647;
 
+passthru::sdk::SourcePosition position(const toml::node& node) {
+  return {static_cast<std::uint32_t>(node.source().begin.line), static_cast<std::uint32_t>(node.source().begin.column)};
+}
+
 bool read_prefixes(const toml::node& node, std::string_view key, std::vector<Prefix>& out, const NodeError& error) {
   const auto* list = node.as_array();
   if (!list || list->empty()) {
@@ -56,13 +60,16 @@ bool read_backends(const toml::node& node, std::vector<Endpoint>& out, const Nod
 }  // namespace
 
 bool is_routing_key(std::string_view key) noexcept {
-  return key == "balance" || key == "down_ms" || key == "from" || key == "not_from";
+  return key == "balance" || key == "down_ms" || key == "from" || key == "not_from" || key == "reject" ||
+         key == "status";
 }
 
 bool read_routing_keys(const RuleEntries& keys, const toml::node* to_addr, Action& action, const NodeError& error,
                        const KeyError& key_error) {
   const toml::node* balance = nullptr;
   const toml::node* down_ms = nullptr;
+  const toml::node* reject = nullptr;
+  const toml::node* status = nullptr;
   for (const auto& [key, value] : keys) {
     std::string_view name = key->str();
     if (name == "from" || name == "not_from") {
@@ -73,7 +80,37 @@ bool read_routing_keys(const RuleEntries& keys, const toml::node* to_addr, Actio
         return false;
       }
       (name == "balance" ? balance : down_ms) = value;
+    } else if (name == "reject" || name == "status") {
+      if (action.kind != ActionKind::Reject) {
+        key_error(*key, std::string(name) + " goes with REJECT only: it says how the connection is refused");
+        return false;
+      }
+      (name == "reject" ? reject : status) = value;
     }
+  }
+  if (reject) {
+    auto style = reject->value<std::string>();
+    if (!style || (*style != "close" && *style != "reset" && *style != "tls_alert" && *style != "http")) {
+      error(*reject, "reject must be \"close\", \"reset\", \"tls_alert\" (TLS tables) or \"http\" (HTTP tables)");
+      return false;
+    }
+    action.reject = *style == "close"   ? RejectStyle::Close
+                    : *style == "reset" ? RejectStyle::Reset
+                    : *style == "tls_alert" ? RejectStyle::TlsAlert
+                                            : RejectStyle::Http;
+    action.reject_at = position(*reject);
+  }
+  if (status) {
+    auto code = status->value<std::int64_t>();
+    if (action.reject != RejectStyle::Http) {
+      error(*status, "status goes with reject = \"http\"");
+      return false;
+    }
+    if (!code || *code < 400 || *code > 599) {
+      error(*status, "status must be an HTTP error status from 400 to 599");
+      return false;
+    }
+    action.status = static_cast<std::uint16_t>(*code);
   }
   if (!to_addr) return true;
   std::vector<Endpoint> backends;
@@ -99,6 +136,15 @@ bool read_routing_keys(const RuleEntries& keys, const toml::node* to_addr, Actio
   action.to = backends.front();
   action.pool = std::make_shared<BackendPool>(std::move(backends), how, down);
   return true;
+}
+
+void check_reject_style(std::string_view table, const Action& action,
+                        const std::function<void(passthru::sdk::SourcePosition, std::string)>& error) {
+  if (action.kind != ActionKind::Reject) return;
+  if (action.reject == RejectStyle::TlsAlert && table != "TLS")
+    error(action.reject_at, "reject = \"tls_alert\" goes in a TLS table only: other clients do not read a TLS alert");
+  if (action.reject == RejectStyle::Http && table != "HTTP")
+    error(action.reject_at, "reject = \"http\" goes in an HTTP table only: other clients do not read an HTTP response");
 }
 
 }  // namespace passthru::core

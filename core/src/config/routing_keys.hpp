@@ -1,5 +1,5 @@
 // The routing keys of a rule, as its table writes them: a to_addr list with balance and down_ms
-// (BackendPool) and from / not_from (ClientCondition). Read by
+// (BackendPool), from / not_from (ClientCondition), reject and status (RejectStyle). Read by
 // config.cpp's rule reader, which hands over the keys it does not know itself; errors go out
 // through `error` with the node they are about.
 #pragma once
@@ -27,5 +27,10 @@ bool is_routing_key(std::string_view key) noexcept;
 /// when that is a list (nullptr otherwise). False after reporting an error.
 bool read_routing_keys(const RuleEntries& keys, const toml::node* to_addr, Action& action, const NodeError& error,
                        const KeyError& key_error);
+
+/// The checks that need the table a rule is in: tls_alert in a TLS table, http in an HTTP one.
+/// `table` is the protocol's name, or "" for the server CATCHALL.
+void check_reject_style(std::string_view table, const Action& action,
+                        const std::function<void(passthru::sdk::SourcePosition, std::string)>& error);
 
 }  // namespace passthru::core

@@ -2,10 +2,12 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <random>
 #include <string>
 
+#include "reject.hpp"
 #include "transparent.hpp"
 #include "worker.hpp"
 
@@ -57,6 +59,14 @@ void Connection::on_decided(const Decision& decision) {
   }
   switch (decision.action->kind) {
     case ActionKind::Reject:
+      if (decision.action->reject != RejectStyle::Close) {  // refuse() takes the client and closes it
+        ConnBuf sniffed = sniffer_.take_bytes();
+        passthru::sdk::ByteSpan bytes = sniffed.bytes();
+        refuse(sniffer_.take_client(), *decision.action, bytes.subspan(std::min<std::size_t>(unwrapped.offset, bytes.size())),
+               decision.facts);
+      }
+      end(CloseReason::Rejected, 0);
+      return;
     case ActionKind::Unwrap:  // Detection goes on after an UNWRAP; it never ends detection
       end(CloseReason::Rejected, 0);
       return;
