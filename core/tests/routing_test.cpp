@@ -9,6 +9,7 @@
 
 #include "config/backend_pool.hpp"
 #include "config/client_condition.hpp"
+#include "config/name_target.hpp"
 
 using namespace passthru::core;
 
@@ -131,4 +132,24 @@ TEST_CASE("source_hash keeps an address on one backend, spreads addresses, and m
     if (pick != 2) CHECK(now == pick);  // clients of the other backends stay where they were
     else CHECK(now != 2);
   }
+}
+
+TEST_CASE("a name-built target takes a plausible host name, lower-cased, within its allow list") {
+  CHECK(target_host("WWW.Example.NET.", nullptr) == "www.example.net");
+  CHECK_FALSE(target_host("", nullptr));
+  CHECK_FALSE(target_host("a..b", nullptr));
+  CHECK_FALSE(target_host("evil.com/x", nullptr));
+  CHECK_FALSE(target_host("[::1]", nullptr));
+  CHECK_FALSE(target_host(std::string(254, 'a'), nullptr));
+  NameAllow allow;
+  allow.names = {".example.net", "exact.example.org"};
+  allow.addresses = {prefix("10.0.0.0/8")};
+  CHECK(target_host("example.net", &allow));
+  CHECK(target_host("a.b.example.net", &allow));
+  CHECK_FALSE(target_host("badexample.net", &allow));
+  CHECK(target_host("exact.example.org", &allow));
+  CHECK_FALSE(target_host("sub.exact.example.org", &allow));
+  CHECK(target_host("192.0.2.1", &allow));  // an address: for the prefixes to judge
+  CHECK_FALSE(allow.allows_address(address("192.0.2.1:443").get()));
+  CHECK(allow.allows_address(address("10.9.9.9:443").get()));
 }

@@ -336,7 +336,7 @@ class Loader {
         error_at(node, "UNWRAP and DEMUX belong in a protocol table (PROXY, MPROXY); the server CATCHALL can FORWARD or REJECT");
       else if (action)
         server.catchall = *action;
-      if (action) check_reject_style("", *action, [this](SourcePosition at, std::string m) { error(at, std::move(m)); });
+      if (action) check_table_rule("", *action, [this](SourcePosition at, std::string m) { error(at, std::move(m)); });
     }
     if (table.empty()) error_at(key, "the server CATCHALL table is empty: add CATCHALL = { action = \"REJECT\" }");
   }
@@ -365,7 +365,7 @@ class Loader {
       std::string text(rule_key->str());
       keys.push_back({text, position_of(rule_key->source())});
       auto action = read_action(*node, text);
-      if (action) check_reject_style(name, *action, [this](SourcePosition at, std::string m) { error(at, std::move(m)); });
+      if (action) check_table_rule(name, *action, [this](SourcePosition at, std::string m) { error(at, std::move(m)); });
       protocol.actions.push_back(action.value_or(Action{}));
     }
     passthru::sdk::Diagnostics diagnostics;
@@ -420,7 +420,7 @@ class Loader {
         error_at(*key, "unknown key '" + std::string(key->str()) + "' in rule '" + rule +
                            "'; a rule takes action, to_addr, source, send_proxy, proxy_v2_options, idle_timeout_ms, "
                            "half_closed_timeout_ms, max_lifetime_ms, balance, down_ms, from, not_from, reject, "
-                           "status, and for DEMUX max_streams, max_message_bytes and max_stream_buffer");
+                           "status, allow, and for DEMUX max_streams, max_message_bytes and max_stream_buffer");
         ok = false;
       }
     }
@@ -452,7 +452,11 @@ class Loader {
       if (errors_.size() != errors_before) return std::nullopt;
     }
     const toml::node* backend_list = to_addr && to_addr->is_array() && action.kind == ActionKind::Forward ? to_addr : nullptr;
-    if (!read_routing_keys(routing, backend_list, action, [this](const toml::node& n, std::string m) { error_at(n, std::move(m)); },
+    const toml::node* name_target = nullptr;  // "{sni}:443", "{host}:80"
+    if (auto text = to_addr ? to_addr->value<std::string>() : std::nullopt;
+        text && text->starts_with('{') && action.kind == ActionKind::Forward)
+      name_target = to_addr;
+    if (!read_routing_keys(routing, backend_list ? backend_list : name_target, action, [this](const toml::node& n, std::string m) { error_at(n, std::move(m)); },
                            [this](const toml::key& k, std::string m) { error_at(k, std::move(m)); }))
       return std::nullopt;
     if (action.kind != ActionKind::Forward && (send_proxy || v2_options)) {
@@ -469,7 +473,7 @@ class Loader {
         error_at(node, "FORWARD rule '" + rule + "' needs to_addr = \"host:port\"");
         return std::nullopt;
       }
-      if (backend_list) {  // read by read_routing_keys: action.to is its first
+      if (backend_list || name_target) {  // read by read_routing_keys: action.to is the first or the template
         action.to_addr_at = position_of(to_addr->source());
         if (source && !read_source(*source, action)) return std::nullopt;
         return ok ? std::optional<Action>(action) : std::nullopt;

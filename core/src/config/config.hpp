@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "endpoint.hpp"
+#include "name_target.hpp"
 #include "backend_pool.hpp"
 #include "client_condition.hpp"
 #include "passthru/sdk/protocol.hpp"
@@ -79,6 +80,8 @@ struct Action {
   RejectStyle reject = RejectStyle::Close;  ///< Reject only
   std::uint16_t status = 421;               ///< Reject with reject = "http": the response's status
   passthru::sdk::SourcePosition reject_at;
+  NameSource name_target = NameSource::None;  ///< Forward: to_addr = "{sni}:PORT" or "{host}:PORT" (to.port)
+  std::shared_ptr<const NameAllow> allow;     ///< with a name target: its allow list, if it has one
 };
 
 struct ProtocolTable {

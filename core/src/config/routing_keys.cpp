@@ -57,11 +57,53 @@ bool read_backends(const toml::node& node, std::vector<Endpoint>& out, const Nod
   return true;
 }
 
+/// to_addr = "{sni}:PORT" or "{host}:PORT", and the allow list that may go with it.
+bool read_name_target(const toml::node& to_addr, const toml::node* allow, Action& action, const NodeError& error) {
+  std::string text = *to_addr.value<std::string>();
+  std::string_view rest = text;
+  if (rest.starts_with("{sni}:")) action.name_target = NameSource::Sni;
+  else if (rest.starts_with("{host}:")) action.name_target = NameSource::Host;
+  std::string why = "to_addr built from the client's name is \"{sni}:PORT\" or \"{host}:PORT\"";
+  std::optional<Endpoint> port;
+  if (action.name_target != NameSource::None)
+    port = parse_endpoint("name" + std::string(rest.substr(rest.find(':'))), true, PortRule::NonZero, why);
+  if (!port) {
+    error(to_addr, why);
+    return false;
+  }
+  action.to = Endpoint{text.substr(0, text.find(':')), port->port};
+  if (!allow) return true;
+  const auto* list = allow->as_array();
+  if (!list || list->empty()) {
+    error(*allow, "allow must be a list of names and prefixes, e.g. [\".example.net\", \"10.0.0.0/8\"]");
+    return false;
+  }
+  auto allowed = std::make_shared<NameAllow>();
+  for (const auto& item : *list) {
+    auto entry = item.value<std::string>();
+    std::string ignored;
+    if (auto prefix = entry ? parse_prefix(*entry, ignored) : std::nullopt) {
+      allowed->addresses.push_back(*prefix);
+      continue;
+    }
+    std::optional<std::string> name;
+    if (entry) name = target_host(entry->starts_with('.') ? entry->substr(1) : *entry, nullptr);
+    if (!name) {
+      error(item, "allow: an entry is a name (\"example.org\"), a domain with all its names (\".example.net\") or an "
+                  "address prefix (\"10.0.0.0/8\")");
+      return false;
+    }
+    allowed->names.push_back(entry->starts_with('.') ? "." + *name : *name);
+  }
+  action.allow = std::move(allowed);
+  return true;
+}
+
 }  // namespace
 
 bool is_routing_key(std::string_view key) noexcept {
   return key == "balance" || key == "down_ms" || key == "from" || key == "not_from" || key == "reject" ||
-         key == "status";
+         key == "status" || key == "allow";
 }
 
 bool read_routing_keys(const RuleEntries& keys, const toml::node* to_addr, Action& action, const NodeError& error,
@@ -70,6 +112,7 @@ bool read_routing_keys(const RuleEntries& keys, const toml::node* to_addr, Actio
   const toml::node* down_ms = nullptr;
   const toml::node* reject = nullptr;
   const toml::node* status = nullptr;
+  const toml::node* allow = nullptr;
   for (const auto& [key, value] : keys) {
     std::string_view name = key->str();
     if (name == "from" || name == "not_from") {
@@ -80,6 +123,8 @@ bool read_routing_keys(const RuleEntries& keys, const toml::node* to_addr, Actio
         return false;
       }
       (name == "balance" ? balance : down_ms) = value;
+    } else if (name == "allow") {
+      allow = value;
     } else if (name == "reject" || name == "status") {
       if (action.kind != ActionKind::Reject) {
         key_error(*key, std::string(name) + " goes with REJECT only: it says how the connection is refused");
@@ -112,6 +157,17 @@ bool read_routing_keys(const RuleEntries& keys, const toml::node* to_addr, Actio
     }
     action.status = static_cast<std::uint16_t>(*code);
   }
+  if (to_addr && to_addr->is_string()) {
+    if (balance || down_ms) {
+      error(balance ? *balance : *down_ms, "balance and down_ms go with a to_addr list of backends");
+      return false;
+    }
+    return read_name_target(*to_addr, allow, action, error);
+  }
+  if (allow) {
+    error(*allow, "allow goes with a to_addr built from the client's name: \"{sni}:443\" or \"{host}:80\"");
+    return false;
+  }
   if (!to_addr) return true;
   std::vector<Endpoint> backends;
   if (!read_backends(*to_addr, backends, error)) return false;
@@ -138,8 +194,19 @@ bool read_routing_keys(const RuleEntries& keys, const toml::node* to_addr, Actio
   return true;
 }
 
-void check_reject_style(std::string_view table, const Action& action,
-                        const std::function<void(passthru::sdk::SourcePosition, std::string)>& error) {
+void check_table_rule(std::string_view table, const Action& action,
+                      const std::function<void(passthru::sdk::SourcePosition, std::string)>& error) {
+  if (action.name_target != NameSource::None) {
+    bool sni = action.name_target == NameSource::Sni;
+    std::string_view matcher = sni ? "SNI " : "HOST ";
+    if (table != (sni ? "TLS" : "HTTP"))
+      error(action.to_addr_at, std::string("to_addr = \"") + (sni ? "{sni}" : "{host}") + ":...\" goes on a rule in " +
+                                   (sni ? "a TLS" : "an HTTP") + " table: only its clients name a " + (sni ? "server" : "host"));
+    else if (!action.allow && !(action.rule.starts_with(matcher) && action.rule.find('[') == std::string::npos))
+      error(action.to_addr_at, "rule '" + action.rule + "' would connect wherever a client's name points (an open "
+                               "proxy): build to_addr from the name on an exact or wildcard " + std::string(matcher) +
+                               "rule, or add allow = [\".example.net\", \"10.0.0.0/8\"]");
+  }
   if (action.kind != ActionKind::Reject) return;
   if (action.reject == RejectStyle::TlsAlert && table != "TLS")
     error(action.reject_at, "reject = \"tls_alert\" goes in a TLS table only: other clients do not read a TLS alert");

@@ -97,6 +97,10 @@ void Connection::connect_backend(const Action& action) {
     if (!connect_next_backend(action)) end(CloseReason::ConnectFailed, -ECONNREFUSED);
     return;
   }
+  if (action.name_target != NameSource::None) {
+    connect_by_name(action);
+    return;
+  }
   ConnectFrom from;
   if (action.source != SourceKind::Own) from = {record_.client.get(), action.source == SourceKind::ClientPort};
   if (!action.to_original) {
@@ -122,6 +126,23 @@ bool Connection::connect_next_backend(const Action& action) {
   if (action.source != SourceKind::Own) from = {record_.client.get(), action.source == SourceKind::ClientPort};
   connector_.connect(*record_.backend, server_.connect_timeout_ms, from);
   return true;
+}
+
+void Connection::connect_by_name(const Action& action) {
+  using namespace passthru::sdk::fact_key;
+  auto host = target_host(record_.decision.facts.find(action.name_target == NameSource::Sni ? kSni : kHost),
+                          action.allow.get());
+  std::string why;
+  auto target = host ? parse_endpoint(*host + ":" + std::to_string(action.to.port), true, PortRule::NonZero, why)
+                     : std::nullopt;
+  if (!target) {  // no usable name, or one the allow list leaves out
+    end(CloseReason::ConnectFailed, -EACCES);
+    return;
+  }
+  named_target_ = std::make_unique<Endpoint>(std::move(*target));
+  record_.backend = named_target_.get();
+  if (action.allow && !action.allow->addresses.empty()) connector_.only_to(*action.allow);
+  connector_.connect(*named_target_, server_.connect_timeout_ms);
 }
 
 void Connection::on_sniff_failed(CloseReason why, int error) { end(why, error); }

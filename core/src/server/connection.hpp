@@ -62,6 +62,9 @@ class Connection final : private Lifeline::Owner, private Sniffer::Owner, privat
   /// A to_addr list: connects to the backend its balance picks among those not yet tried by
   /// this connection. False when every one has been tried.
   bool connect_next_backend(const Action& action);
+  /// to_addr = "{sni}:PORT" / "{host}:PORT": connects to the name the client sent, within the
+  /// rule's allow list.
+  void connect_by_name(const Action& action);
   /// The PROXY header the rule asks for (empty if none); `client` is asked for our own address.
   std::string proxy_header(const Socket& client) const;
   /// Records why it ended, closes whatever the current stage holds, and lets go.
@@ -85,6 +88,7 @@ class Connection final : private Lifeline::Owner, private Sniffer::Owner, privat
   Connector connector_;
   Forwarder forwarder_;
   std::unique_ptr<Tunnel> tunnel_;
+  std::unique_ptr<Endpoint> named_target_;  ///< a name-built to_addr: the client's name and the rule's port
 };
 
 }  // namespace passthru::core

@@ -69,7 +69,7 @@ void Connector::connect(const sockaddr* to, std::uint32_t timeout_ms, ConnectFro
   from_ = from;
   timeout_ms_ = timeout_ms;
   active_ = true;
-  try_next();
+  if (addresses_allowed()) try_next();
 }
 
 void Connector::connect(const Endpoint& to, std::uint32_t timeout_ms, ConnectFrom from) {
@@ -107,9 +107,18 @@ void Connector::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* result)
   } else {
     self->addresses_ = result;
     self->next_address_ = result;
-    self->try_next();
+    if (self->addresses_allowed()) self->try_next();
   }
   self->lifeline_->release();  // last: it may let the owner go
+}
+
+bool Connector::addresses_allowed() {
+  if (!allow_) return true;
+  bool allowed = literal_ ? allow_->allows_address(literal_) : true;
+  for (const addrinfo* a = addresses_; a && allowed; a = a->ai_next)
+    if (a->ai_family == AF_INET || a->ai_family == AF_INET6) allowed = allow_->allows_address(a->ai_addr);
+  if (!allowed) fail(CloseReason::ConnectFailed, -EACCES);
+  return allowed;
 }
 
 void Connector::try_next() {

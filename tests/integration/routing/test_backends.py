@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import Passthru, TcpServer, connect, connect_from, free_port, name_handler, seconds, wait_until  # noqa: E402
+from harness import Passthru, TcpServer, connect, connect_from, free_port, name_handler, read_line, seconds, wait_until  # noqa: E402
 
 
 def config(backends, balance, down_ms=60000, metrics=False):
@@ -34,13 +34,7 @@ CATCHALL = {{ action = "FORWARD", to_addr = [{listed}], balance = "{balance}", d
 def ask(sock):
     """Sends a byte that cannot start TLS (so the CATCHALL decides at once) and reads the name."""
     sock.sendall(b"X")
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = sock.recv(100)
-        if not chunk:
-            break
-        data += chunk
-    return data.decode().strip()
+    return read_line(sock)
 
 
 def metric(port, name, **labels):

@@ -9,22 +9,13 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import Passthru, TcpServer, client_hello, connect_from, name_handler  # noqa: E402
+from harness import Passthru, TcpServer, client_hello, connect_from, name_handler, read_line  # noqa: E402
 
 
 def reach(sock, first_bytes):
     """Sends the first bytes and reads the backend's name; "" if passthru closed the connection."""
     sock.sendall(first_bytes)
-    data = b""
-    while not data.endswith(b"\n"):
-        try:
-            chunk = sock.recv(100)
-        except ConnectionResetError:
-            break
-        if not chunk:
-            break
-        data += chunk
-    return data.decode().strip()
+    return read_line(sock)
 
 
 class ClientConditions(unittest.TestCase):
