@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "config/config.hpp"
+#include "explain/explain_command.hpp"
 #include "passthru_version.hpp"  // generated: kPassthruVersion
 #include "plugin_host/plugin_registry.hpp"
 #include "server/server.hpp"
@@ -26,7 +27,9 @@ int main(int argc, char** argv) {
   app.add_option("-l,--log-level", log_level, "override the config's log_level")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   app.set_version_flag("-V,--version", std::string("passthru ") + passthru::kPassthruVersion);
+  passthru::core::ExplainCommand explain(app);  // passthru explain -c FILE [--listener A] [--from IP] CAPTURE
   CLI11_PARSE(app, argc, argv);
+  if (explain.chosen()) return explain.run();
 
   passthru::core::PluginRegistry plugins;
   std::vector<std::string> errors;

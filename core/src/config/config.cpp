@@ -332,6 +332,7 @@ class Loader {
         continue;
       }
       auto action = read_action(node, "CATCHALL");
+      if (action) action->where = position_of(rule_key.source());
       if (action && (action->kind == ActionKind::Unwrap || action->kind == ActionKind::Demux))
         error_at(node, "UNWRAP and DEMUX belong in a protocol table (PROXY, MPROXY); the server CATCHALL can FORWARD or REJECT");
       else if (action)
@@ -365,6 +366,7 @@ class Loader {
       std::string text(rule_key->str());
       keys.push_back({text, position_of(rule_key->source())});
       auto action = read_action(*node, text);
+      if (action) action->where = position_of(rule_key->source());
       if (action) check_table_rule(name, *action, [this](SourcePosition at, std::string m) { error(at, std::move(m)); });
       protocol.actions.push_back(action.value_or(Action{}));
     }

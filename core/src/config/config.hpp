@@ -82,6 +82,7 @@ struct Action {
   passthru::sdk::SourcePosition reject_at;
   NameSource name_target = NameSource::None;  ///< Forward: to_addr = "{sni}:PORT" or "{host}:PORT" (to.port)
   std::shared_ptr<const NameAllow> allow;     ///< with a name target: its allow list, if it has one
+  passthru::sdk::SourcePosition where;        ///< the rule key's position, for `passthru explain`
 };
 
 struct ProtocolTable {
