@@ -268,6 +268,9 @@ class Loader {
       else if (demux && action->pool)
         error(action->to_addr_at, "this listener has a DEMUX rule, whose M-PROXY streams could take this rule too, "
                                   "and a stream goes to one backend: give this rule one to_addr");
+      else if (demux && action->name_target != NameSource::None)
+        error(action->to_addr_at, "this listener has a DEMUX rule, whose M-PROXY streams could take this rule too, "
+                                  "and a stream connects to a fixed to_addr: build no target from the name here");
     }
   }
 

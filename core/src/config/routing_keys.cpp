@@ -207,6 +207,11 @@ void check_table_rule(std::string_view table, const Action& action,
                                "proxy): build to_addr from the name on an exact or wildcard " + std::string(matcher) +
                                "rule, or add allow = [\".example.net\", \"10.0.0.0/8\"]");
   }
+  // A tunnel's streams select these by NAME or SERVICE (select_rule), where no condition is checked.
+  if (table == "MPROXY" && !action.client.empty() && action.rule != "CATCHALL" &&
+      (action.kind == ActionKind::Forward || action.kind == ActionKind::Reject))
+    error(action.where, "from and not_from on an MPROXY FORWARD or REJECT rule would not be checked for the tunnel "
+                        "streams that select it by NAME or SERVICE: put the condition on the DEMUX rule");
   if (action.kind != ActionKind::Reject) return;
   if (action.reject == RejectStyle::TlsAlert && table != "TLS")
     error(action.reject_at, "reject = \"tls_alert\" goes in a TLS table only: other clients do not read a TLS alert");
