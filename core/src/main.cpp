@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "config/config.hpp"
+#include "explain/explain_command.hpp"
 #include "passthru_version.hpp"  // generated: kPassthruVersion
 #include "passthru/sdk/version.hpp"
 #include "plugin_host/plugin_check.hpp"
@@ -37,7 +38,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("-V,--version", std::string("passthru ") + passthru::kPassthruVersion + "\nSDK ABI " +
                                            std::to_string(passthru::sdk::kAbiMajor) + ", build fingerprint " +
                                            passthru::sdk::kBuildFingerprint);
+  passthru::core::ExplainCommand explain(app);  // passthru explain -c FILE [--listener A] [--from IP] CAPTURE
   CLI11_PARSE(app, argc, argv);
+  if (explain.chosen()) return explain.run();
   if (!check_plugin.empty()) return passthru::core::check_plugin_command(check_plugin);
 
   passthru::core::PluginRegistry plugins;

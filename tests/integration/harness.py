@@ -311,6 +311,31 @@ def banner_handler(banner):
     return handler
 
 
+def name_handler(name):
+    """Answers each connection with `name` and a line feed, then reads until the client's EOF:
+    a backend whose answer says which one a client reached."""
+    def handler(server, conn):
+        conn.sendall(name.encode() + b"\n")
+        while conn.recv(65536):
+            pass
+    return handler
+
+
+def read_line(sock):
+    """One line from `sock` (a name_handler's answer) without its line feed; what came before
+    the peer's FIN or reset if no line feed did."""
+    data = b""
+    while not data.endswith(b"\n"):
+        try:
+            chunk = sock.recv(100)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data.decode().strip()
+
+
 def forward_all_config(backend_port, options="", rule="", listen="127.0.0.1:0"):
     """A listener that forwards everything but TLS to 127.0.0.1:backend_port through its server
     CATCHALL, with `options` in its table and `rule` appended inside the CATCHALL rule. A first

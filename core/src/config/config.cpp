@@ -11,6 +11,7 @@
 
 #include "../plugin_host/plugin_registry.hpp"
 #include "../server/privileges.hpp"
+#include "routing_keys.hpp"
 
 namespace passthru::core {
 
@@ -295,12 +296,25 @@ class Loader {
               "for connections the kernel diverted to passthru, not for streams inside a tunnel");
       else if (action->source != SourceKind::Own && !action->to_original)
         check_source_family(server, *action);
+      else if (demux && action->pool)
+        error(action->to_addr_at, "this listener has a DEMUX rule, whose M-PROXY streams could take this rule too, "
+                                  "and a stream goes to one backend: give this rule one to_addr");
+      else if (demux && action->name_target != NameSource::None)
+        error(action->to_addr_at, "this listener has a DEMUX rule, whose M-PROXY streams could take this rule too, "
+                                  "and a stream connects to a fixed to_addr: build no target from the name here");
     }
   }
 
   /// A client can connect to a backend from its own address only in its own family: an IPv4
   /// listener has IPv4 clients only, an IPv6 one IPv6 clients only, unless it is [::] (both).
   void check_source_family(const ServerConfig& server, const Action& action) {
+    if (action.pool)
+      for (const Endpoint& backend : action.pool->backends())
+        if (backend.address.ss_family != action.to.address.ss_family) {
+          error(action.source_at, "source needs backends of one family: " + backend.to_string() + " and " +
+                                      action.to.to_string() + " differ");
+          return;
+        }
     sa_family_t target = action.to.address.ss_family;
     sa_family_t listener = server.listen.address.ss_family;
     const auto& v6 = reinterpret_cast<const sockaddr_in6&>(server.listen.address).sin6_addr;
@@ -352,10 +366,12 @@ class Loader {
         continue;
       }
       auto action = read_action(node, "CATCHALL");
+      if (action) action->where = position_of(rule_key.source());
       if (action && (action->kind == ActionKind::Unwrap || action->kind == ActionKind::Demux))
         error_at(node, "UNWRAP and DEMUX belong in a protocol table (PROXY, MPROXY); the server CATCHALL can FORWARD, REJECT or MUX");
       else if (action)
         server.catchall = *action;
+      if (action) check_table_rule("", *action, [this](SourcePosition at, std::string m) { error(at, std::move(m)); });
     }
     if (table.empty()) error_at(key, "the server CATCHALL table is empty: add CATCHALL = { action = \"REJECT\" }");
   }
@@ -384,6 +400,8 @@ class Loader {
       std::string text(rule_key->str());
       keys.push_back({text, position_of(rule_key->source())});
       auto action = read_action(*node, text);
+      if (action) action->where = position_of(rule_key->source());
+      if (action) check_table_rule(name, *action, [this](SourcePosition at, std::string m) { error(at, std::move(m)); });
       protocol.actions.push_back(action.value_or(Action{}));
     }
     passthru::sdk::Diagnostics diagnostics;
@@ -409,10 +427,12 @@ class Loader {
     const toml::node* source = nullptr;
     std::vector<std::pair<const toml::key*, const toml::node*>> mux_keys;
     std::string tls_cert, tls_key;
-    const toml::node* allow = nullptr;
+    const toml::node* allow = nullptr;  // to_addr = "STREAM"'s; a name-built target's goes to `routing`
+    const toml::key* allow_key = nullptr;
     const toml::node* tls_at = nullptr;
     std::vector<std::pair<const toml::key*, const toml::node*>> limits;
     std::vector<std::pair<const toml::key*, const toml::node*>> timeouts;
+    RuleEntries routing;  // routing_keys.cpp's: balance, down_ms, from, not_from, reject, status
     bool has_action = false;
     for (const auto& [key, value] : in_file_order(*table)) {
       if (key->str() == "action") {
@@ -426,6 +446,7 @@ class Loader {
         to_addr = value;
       } else if (key->str() == "allow") {
         allow = value;
+        allow_key = key;
       } else if (key->str() == "tunnel" || key->str() == "service" || key->str() == "name") {
         mux_keys.emplace_back(key, value);
       } else if (key->str() == "tokens_file" || key->str() == "tls_cert" || key->str() == "tls_key") {
@@ -441,12 +462,14 @@ class Loader {
       } else if (key->str() == "idle_timeout_ms" || key->str() == "half_closed_timeout_ms" ||
                  key->str() == "max_lifetime_ms") {
         timeouts.emplace_back(key, value);
+      } else if (is_routing_key(key->str())) {
+        routing.emplace_back(key, value);
       } else {
         error_at(*key, "unknown key '" + std::string(key->str()) + "' in rule '" + rule +
                            "'; a rule takes action, to_addr, source, allow, send_proxy, proxy_v2_options, "
-                           "idle_timeout_ms, half_closed_timeout_ms, max_lifetime_ms, for DEMUX max_streams, "
-                           "max_message_bytes, max_stream_buffer, tokens_file, tls_cert and tls_key, and for MUX "
-                           "tunnel, service and name");
+                           "idle_timeout_ms, half_closed_timeout_ms, max_lifetime_ms, balance, down_ms, from, "
+                           "not_from, reject, status, for DEMUX max_streams, max_message_bytes, max_stream_buffer, "
+                           "tokens_file, tls_cert and tls_key, and for MUX tunnel, service and name");
         ok = false;
       }
     }
@@ -506,6 +529,18 @@ class Loader {
       read_timeout_key(*key, *value, action.timeout_keys);
       if (errors_.size() != errors_before) return std::nullopt;
     }
+    const toml::node* backend_list = to_addr && to_addr->is_array() && action.kind == ActionKind::Forward ? to_addr : nullptr;
+    const toml::node* name_target = nullptr;  // "{sni}:443", "{host}:80"
+    if (auto text = to_addr ? to_addr->value<std::string>() : std::nullopt;
+        text && text->starts_with('{') && action.kind == ActionKind::Forward)
+      name_target = to_addr;
+    if (allow && name_target) {  // the same key, for the names a "{sni}:PORT" target may reach
+      routing.emplace_back(allow_key, allow);
+      allow = nullptr;
+    }
+    if (!read_routing_keys(routing, backend_list ? backend_list : name_target, action, [this](const toml::node& n, std::string m) { error_at(n, std::move(m)); },
+                           [this](const toml::key& k, std::string m) { error_at(k, std::move(m)); }))
+      return std::nullopt;
     if (action.kind != ActionKind::Forward && (send_proxy || v2_options)) {
       error_at(send_proxy ? *send_proxy : *v2_options, "send_proxy and proxy_v2_options go with FORWARD only");
       return std::nullopt;
@@ -519,6 +554,11 @@ class Loader {
       if (!to_addr) {
         error_at(node, "FORWARD rule '" + rule + "' needs to_addr = \"host:port\"");
         return std::nullopt;
+      }
+      if (backend_list || name_target) {  // read by read_routing_keys: action.to is the first or the template
+        action.to_addr_at = position_of(to_addr->source());
+        if (source && !read_source(*source, action)) return std::nullopt;
+        return ok ? std::optional<Action>(action) : std::nullopt;
       }
       auto text = to_addr->value<std::string>();
       std::string why;
@@ -543,7 +583,7 @@ class Loader {
       auto endpoint = !text                 ? std::nullopt
                       : *text == kOriginal ? std::optional<Endpoint>(Endpoint{std::string(kOriginal)})
                                            : parse_endpoint(*text, true, PortRule::NonZero, why);
-      if (!text) why = "to_addr must be a string \"host:port\"";
+      if (!text) why = "to_addr must be a string \"host:port\" or a list of them";
       if (!endpoint) {
         error_at(*to_addr, why);
         return std::nullopt;
@@ -573,8 +613,12 @@ class Loader {
                      "(its address and port)");
       return false;
     }
-    if (!action.to.is_literal && !action.to_original) {
-      error_at(node, "source needs an IP address or ORIGINAL in to_addr: the host name " + action.to.host +
+    const Endpoint* named = action.to.is_literal || action.to_original ? nullptr : &action.to;
+    if (action.pool)
+      for (const Endpoint& backend : action.pool->backends())
+        if (!backend.is_literal && !named) named = &backend;
+    if (named) {
+      error_at(node, "source needs an IP address or ORIGINAL in to_addr: the host name " + named->host +
                          " may resolve to another family than the client's");
       return false;
     }

@@ -15,6 +15,9 @@
 #include "endpoint.hpp"
 #include "tls_context.hpp"
 #include "tunnel_tokens.hpp"
+#include "name_target.hpp"
+#include "backend_pool.hpp"
+#include "client_condition.hpp"
 #include "passthru/sdk/protocol.hpp"
 #include "passthru/wire/proxy_header_writer.hpp"
 
@@ -60,6 +63,10 @@ struct TimeoutKeys {
 /// port the kernel picks (source = "client") or with the client's own port ("client_port").
 enum class SourceKind : std::uint8_t { Own, Client, ClientPort };
 
+/// How a REJECT ends the connection: a FIN (close), a RST (reset), a TLS alert record then a
+/// FIN (tls_alert, TLS tables only), or an HTTP/1.1 response then a FIN (http, HTTP tables only).
+enum class RejectStyle : std::uint8_t { Close, Reset, TlsAlert, Http };
+
 struct Action {
   ActionKind kind = ActionKind::Reject;
   Endpoint to;       ///< Forward only; for ORIGINAL, host "ORIGINAL" and the port to use (0: the same)
@@ -85,6 +92,14 @@ struct Action {
   /// Forward only (to_addr = "STREAM"): a tunnel stream's own name:serviceport, if `allow` lists the name.
   bool to_stream = false;
   std::shared_ptr<const DestinationList> allow;
+  std::shared_ptr<BackendPool> pool;  ///< Forward with a to_addr list: its backends (`to` is the first)
+  ClientCondition client;             ///< from / not_from: the clients the rule applies to
+  RejectStyle reject = RejectStyle::Close;  ///< Reject only
+  std::uint16_t status = 421;               ///< Reject with reject = "http": the response's status
+  passthru::sdk::SourcePosition reject_at;
+  NameSource name_target = NameSource::None;  ///< Forward: to_addr = "{sni}:PORT" or "{host}:PORT" (to.port)
+  std::shared_ptr<const NameAllow> name_allow;  ///< with a name target: its allow list, if it has one
+  passthru::sdk::SourcePosition where;        ///< the rule key's position, for `passthru explain`
 };
 
 /// A MUX rule's tunnel that no [tunnels.NAME] dials: one a DEMUX rule's tokens grant, which the

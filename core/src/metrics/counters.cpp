@@ -27,6 +27,18 @@ RuleCounters& WorkerMetrics::rule(const RuleLabels& labels) {
   return *slot;
 }
 
+BackendCounters& WorkerMetrics::backend(const BackendLabels& labels) {
+  std::lock_guard guard(lock_);
+  auto& slot = backends_[labels];
+  if (!slot) slot = std::make_unique<BackendCounters>();
+  return *slot;
+}
+
+void WorkerMetrics::visit_backends(const std::function<void(const BackendLabels&, const BackendCounters&)>& each) const {
+  std::lock_guard guard(lock_);
+  for (const auto& [labels, counters] : backends_) each(labels, *counters);
+}
+
 void WorkerMetrics::visit(const std::function<void(const std::string&, const ListenerCounters&)>& listeners,
                           const std::function<void(const RuleLabels&, const RuleCounters&)>& rules) const {
   std::lock_guard guard(lock_);

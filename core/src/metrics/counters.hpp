@@ -89,8 +89,22 @@ struct RuleCounters {
 /// The labels of one rule: listener, protocol table ("-" for the server CATCHALL), rule key, action.
 using RuleLabels = std::tuple<std::string, std::string, std::string, std::string>;
 
+/// One backend of a FORWARD with several (a to_addr list): connections it accepted, and
+/// connects to it that failed or timed out (each of which marked it down).
+struct BackendCounters {
+  Counter connections;
+  Counter connect_failures;
+};
+
+/// The labels of one backend: listener, protocol table, rule key, and the backend as to_addr wrote it.
+using BackendLabels = std::tuple<std::string, std::string, std::string, std::string>;
+
 class WorkerMetrics {
  public:
+  /// The counts of one backend of a rule, made on first use (when rules are made).
+  BackendCounters& backend(const BackendLabels& labels);
+  void visit_backends(const std::function<void(const BackendLabels&, const BackendCounters&)>& each) const;
+
   /// The counts of a listener or a rule, made on first use. Called when rules are made (at
   /// start and on reload), never per connection.
   ListenerCounters& listener(const std::string& name);
@@ -104,6 +118,7 @@ class WorkerMetrics {
   mutable std::mutex lock_;  ///< the maps' shape; counts themselves are read without it
   std::map<std::string, std::unique_ptr<ListenerCounters>> listeners_;
   std::map<RuleLabels, std::unique_ptr<RuleCounters>> rules_;
+  std::map<BackendLabels, std::unique_ptr<BackendCounters>> backends_;
 };
 
 }  // namespace passthru::core

@@ -110,6 +110,11 @@ Labels rule_labels(const RuleLabels& r) {
           {"action", std::get<3>(r)}};
 }
 
+Labels backend_labels(const BackendLabels& b) {
+  return {{"listener", std::get<0>(b)}, {"protocol", std::get<1>(b)}, {"rule", std::get<2>(b)},
+          {"backend", std::get<3>(b)}};
+}
+
 }  // namespace
 
 std::string render_metrics(const std::vector<const WorkerMetrics*>& workers, const ProcessMetrics& process) {
@@ -167,6 +172,15 @@ std::string render_metrics(const std::vector<const WorkerMetrics*>& workers, con
     labels.back().second = "down";
     out.add("", labels, count(c.bytes_down));
   });
+  out.family("passthru_backend_connections_total", "counter",
+             "Connections a backend of a rule with several accepted, per listener, protocol table, rule and backend.");
+  for (const WorkerMetrics* worker : workers)
+    worker->visit_backends([&](const BackendLabels& b, const BackendCounters& c) { out.add("", backend_labels(b), count(c.connections)); });
+  out.family("passthru_backend_connect_failures_total", "counter",
+             "Connects to a backend of a rule with several that failed or timed out, each marking it down for the "
+             "rule's down_ms, per listener, protocol table, rule and backend.");
+  for (const WorkerMetrics* worker : workers)
+    worker->visit_backends([&](const BackendLabels& b, const BackendCounters& c) { out.add("", backend_labels(b), count(c.connect_failures)); });
   out.family("passthru_detection_seconds", "histogram",
              "From accept (or a tunnel stream's start) to the routing decision, per listener.");
   per_listener(workers, [&](const std::string& l, const ListenerCounters& c) { add_histogram(out, l, c.detection); });

@@ -16,11 +16,27 @@ const char* action_label(ActionKind kind) noexcept {
 ListenerMetrics::ListenerMetrics(WorkerMetrics& metrics, const std::string& listener, const ServerConfig& server)
     : counters(metrics.listener(listener)) {
   for (const ProtocolTable& table : server.protocols)
-    for (const Action& action : table.actions)
+    for (const Action& action : table.actions) {
       rules_[&action] = &metrics.rule({listener, table.name, action.rule, action_label(action.kind)});
-  if (server.catchall)
+      if (action.pool)
+        for (const Endpoint& backend : action.pool->backends())
+          backends_[&action].push_back(&metrics.backend({listener, table.name, action.rule, backend.to_string()}));
+    }
+  if (server.catchall) {
     rules_[&*server.catchall] =
         &metrics.rule({listener, "-", server.catchall->rule, action_label(server.catchall->kind)});
+    if (server.catchall->pool)
+      for (const Endpoint& backend : server.catchall->pool->backends())
+        backends_[&*server.catchall].push_back(&metrics.backend({listener, "-", server.catchall->rule, backend.to_string()}));
+  }
+}
+
+void ListenerMetrics::backend_connected(const Action* action, std::uint8_t i) noexcept {
+  if (auto it = backends_.find(action); it != backends_.end()) it->second[i]->connections.add();
+}
+
+void ListenerMetrics::backend_failed(const Action* action, std::uint8_t i) noexcept {
+  if (auto it = backends_.find(action); it != backends_.end()) it->second[i]->connect_failures.add();
 }
 
 void ListenerMetrics::decided(const Decision& decision, double seconds) noexcept {

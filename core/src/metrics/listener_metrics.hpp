@@ -6,6 +6,7 @@
 
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "../config/config.hpp"
 #include "../server/access_log.hpp"
@@ -23,6 +24,9 @@ class ListenerMetrics {
   void decided(const Decision& decision, double seconds) noexcept;
   /// A connection ended (record.end), having moved record's bytes.
   void connection_ended(const AccessRecord& record) noexcept;
+  /// A connection reached backend `i` of `action`'s pool, or failed to (it is marked down).
+  void backend_connected(const Action* action, std::uint8_t i) noexcept;
+  void backend_failed(const Action* action, std::uint8_t i) noexcept;
   /// A stream of an M-PROXY tunnel ended.
   void stream_ended(const AccessRecord& record) noexcept;
 
@@ -30,6 +34,7 @@ class ListenerMetrics {
   void count_bytes(const AccessRecord& record) noexcept;
 
   std::unordered_map<const Action*, RuleCounters*> rules_;
+  std::unordered_map<const Action*, std::vector<BackendCounters*>> backends_;  ///< rules with a to_addr list
 };
 
 /// How the `action` label says an action: FORWARD, REJECT, UNWRAP, DEMUX.

@@ -27,6 +27,17 @@ Decision Detection::fallback(FallbackReason reason, const ProtocolTable* protoco
   return d;
 }
 
+const Action* Detection::admitted(const ProtocolTable& table, const Action& action, const sockaddr* peer) const noexcept {
+  if (action.client.empty()) return &action;
+  // The client is who the last trusted header said, else the TCP peer.
+  const sockaddr* client = peer;
+  if (unwrapped_ && unwrapped_->adopted.present) client = reinterpret_cast<const sockaddr*>(&unwrapped_->adopted.source);
+  if (action.client.admits(client)) return &action;
+  for (const Action& other : table.actions)
+    if (other.rule == "CATCHALL") return &other != &action && other.client.admits(client) ? &other : nullptr;
+  return nullptr;
+}
+
 Decision Detection::advance(passthru::sdk::ByteSpan all, bool eof, bool full, const sockaddr* peer) noexcept {
   const auto& protocols = server_->protocols;
   while (current_ < protocols.size()) {
@@ -52,7 +63,13 @@ Decision Detection::advance(passthru::sdk::ByteSpan all, bool eof, bool full, co
         d.facts = FactList(verdict.facts);
         return d;
       }
-      const Action& action = table.actions[verdict.rule];
+      const Action* chosen = admitted(table, table.actions[verdict.rule], peer);
+      if (!chosen) {  // the rule (and its table's CATCHALL) is not for this client
+        Decision d = fallback(FallbackReason::NoRule, &table);
+        d.facts = FactList(verdict.facts);
+        return d;
+      }
+      const Action& action = *chosen;
       if (action.kind == ActionKind::Unwrap && verdict.consumed <= bytes.size()) {
         // Believe the header: strip it, keep what it said, and detect again from the start
         // of the listener's protocols on what follows, without this one.

@@ -4,6 +4,10 @@
 // bytes were split. A protocol is polled again only once the bytes it asked for have arrived.
 // An UNWRAP rule (a trusted PROXY header) strips the header it matched, keeps the addresses and
 // facts it carried, and starts over on the bytes after it, without that protocol.
+// A rule with from / not_from applies only to clients they admit (the client being the address a
+// trusted header adopted, else the TCP peer); the rule the protocol chose is otherwise replaced
+// by its table's CATCHALL, if that admits the client, else the listener's CATCHALL decides
+// (fallback no_rule). The protocol's own precedence is untouched, so file order still plays no part.
 // It reads no socket. It allocates only to keep what a stripped header carried (rare), and a
 // Decision's FactList copies the deciding protocol's facts.
 #pragma once
@@ -67,6 +71,9 @@ class Detection {
 
  private:
   Decision fallback(FallbackReason reason, const ProtocolTable* protocol) const noexcept;
+  /// `action` if its from / not_from admit the client; else its table's CATCHALL if that admits
+  /// the client; else nullptr (the listener's CATCHALL decides).
+  const Action* admitted(const ProtocolTable& table, const Action& action, const sockaddr* peer) const noexcept;
 
   const ServerConfig* server_;
   std::uint32_t current_ = 0;  ///< every protocol before this one said NoMatch

@@ -98,6 +98,7 @@ void append_access_fields(std::string& out, const AccessRecord& r, LogFormat for
     f.plain("action", "FORWARD");
     f.plain("target", d.action->to_stream     ? std::string("STREAM")  // STREAM: name:serviceport
                       : d.action->to_original ? format_address(r.target.get())
+                      : r.backend             ? r.backend->to_string()
                                               : d.action->to.to_string());
   } else if (d.action->kind == ActionKind::Mux) {
     f.plain("action", "MUX");

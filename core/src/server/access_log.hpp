@@ -30,6 +30,7 @@ struct AccessRecord {
   const std::string* listener = nullptr;
   IpAddress destination;  ///< a transparent listener's connection: its original destination
   IpAddress target;       ///< FORWARD to ORIGINAL: the address it went to
+  const Endpoint* backend = nullptr;  ///< FORWARD to a to_addr list: the backend used (or tried last)
   std::string stream;                     ///< a tunnel stream's id, else empty
   const FactList* unwrapped = nullptr;    ///< what a stripped PROXY header said, if any
   Decision decision;                      ///< Pending when no decision was reached

@@ -2,10 +2,13 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <random>
 #include <string>
 #include <utility>
 
+#include "reject.hpp"
 #include "transparent.hpp"
 #include "worker.hpp"
 
@@ -51,8 +54,20 @@ void Connection::on_decided(const Decision& decision) {
     end(CloseReason::NoRoute, 0);
     return;
   }
+  if (decision.kind == Decision::Kind::ServerCatchall && !decision.action->client.admits(record_.client.get())) {
+    end(CloseReason::NoRoute, 0);  // the listener's CATCHALL has from / not_from, and this client is not in them
+    return;
+  }
   switch (decision.action->kind) {
     case ActionKind::Reject:
+      if (decision.action->reject != RejectStyle::Close) {  // refuse() takes the client and closes it
+        ConnBuf sniffed = sniffer_.take_bytes();
+        passthru::sdk::ByteSpan bytes = sniffed.bytes();
+        refuse(sniffer_.take_client(), *decision.action, bytes.subspan(std::min<std::size_t>(unwrapped.offset, bytes.size())),
+               decision.facts);
+      }
+      end(CloseReason::Rejected, 0);
+      return;
     case ActionKind::Unwrap:  // Detection goes on after an UNWRAP; it never ends detection
       end(CloseReason::Rejected, 0);
       return;
@@ -92,6 +107,14 @@ void Connection::on_decided(const Decision& decision) {
 }
 
 void Connection::connect_backend(const Action& action) {
+  if (action.pool) {
+    if (!connect_next_backend(action)) end(CloseReason::ConnectFailed, -ECONNREFUSED);
+    return;
+  }
+  if (action.name_target != NameSource::None) {
+    connect_by_name(action);
+    return;
+  }
   ConnectFrom from;
   if (action.source != SourceKind::Own) from = {record_.client.get(), action.source == SourceKind::ClientPort};
   if (!action.to_original) {
@@ -106,10 +129,45 @@ void Connection::connect_backend(const Action& action) {
   connector_.connect(record_.target.get(), server_.connect_timeout_ms, from);
 }
 
+bool Connection::connect_next_backend(const Action& action) {
+  BackendPool& pool = *action.pool;
+  std::uint8_t next = pool.pick(record_.client.get(), uv_now(worker_.loop()), backends_tried_);
+  if (next == BackendPool::kNone) return false;
+  backends_tried_ = static_cast<std::uint16_t>(backends_tried_ | 1u << next);
+  backend_ = next;
+  record_.backend = &pool.backends()[next];
+  ConnectFrom from;
+  if (action.source != SourceKind::Own) from = {record_.client.get(), action.source == SourceKind::ClientPort};
+  connector_.connect(*record_.backend, server_.connect_timeout_ms, from);
+  return true;
+}
+
+void Connection::connect_by_name(const Action& action) {
+  using namespace passthru::sdk::fact_key;
+  auto host = target_host(record_.decision.facts.find(action.name_target == NameSource::Sni ? kSni : kHost),
+                          action.name_allow.get());
+  std::string why;
+  auto target = host ? parse_endpoint(*host + ":" + std::to_string(action.to.port), true, PortRule::NonZero, why)
+                     : std::nullopt;
+  if (!target) {  // no usable name, or one the allow list leaves out
+    end(CloseReason::ConnectFailed, -EACCES);
+    return;
+  }
+  named_target_ = std::make_unique<Endpoint>(std::move(*target));
+  record_.backend = named_target_.get();
+  if (action.name_allow && !action.name_allow->addresses.empty()) connector_.only_to(*action.name_allow);
+  connector_.connect(*named_target_, server_.connect_timeout_ms);
+}
+
 void Connection::on_sniff_failed(CloseReason why, int error) { end(why, error); }
 
 void Connection::on_connected(Socket backend) {
   stage_ = Stage::Forwarding;
+  if (const Action* action = record_.decision.action; action->pool) {
+    action->pool->connected(backend_);
+    holds_backend_ = true;
+    rules_->metrics.backend_connected(action, backend_);
+  }
   rules_->metrics.counters.backend_connect.observe(seconds_since(connecting_since_));
   Socket client = sniffer_.take_client();
   std::string header = proxy_header(client);
@@ -117,7 +175,18 @@ void Connection::on_connected(Socket backend) {
                    sniffer_.unwrapped().offset, sniffer_.client_finished(), record_.decision.action->timeouts);
 }
 
-void Connection::on_connect_failed(CloseReason why, int error) { end(why, error); }
+void Connection::on_connect_failed(CloseReason why, int error) {
+  // A to_addr list: this backend is down for a while, and the next one gets this client.
+  const Action* action = record_.decision.action;
+  bool backend_failed = why == CloseReason::ConnectFailed || why == CloseReason::ConnectTimeout ||
+                        why == CloseReason::ResolveFailed;
+  if (action && action->pool && backend_ != BackendPool::kNone && backend_failed) {
+    action->pool->mark_down(backend_, uv_now(worker_.loop()));
+    rules_->metrics.backend_failed(action, backend_);
+    if (!connector_.resolving() && connect_next_backend(*action)) return;
+  }
+  end(why, error);
+}
 
 void Connection::on_forwarded(CloseReason why, int error) { end(why, error); }
 
@@ -189,6 +258,7 @@ void Connection::on_released() {
     record_.bytes_up = forwarder_.bytes_up();
     record_.bytes_down = forwarder_.bytes_down();
   }
+  if (holds_backend_) record_.decision.action->pool->released(backend_);
   worker_.access_log().write(record_);
   rules_->metrics.connection_ended(record_);
   worker_.limits().release(*rules_->counts, counted_);

@@ -75,6 +75,12 @@ class Connection final : private Lifeline::Owner, private Sniffer::Owner, privat
   /// FORWARD: connects to the rule's target, or the original destination, from the client's
   /// address if the rule's source says so.
   void connect_backend(const Action& action);
+  /// A to_addr list: connects to the backend its balance picks among those not yet tried by
+  /// this connection. False when every one has been tried.
+  bool connect_next_backend(const Action& action);
+  /// to_addr = "{sni}:PORT" / "{host}:PORT": connects to the name the client sent, within the
+  /// rule's allow list.
+  void connect_by_name(const Action& action);
   /// The PROXY header the rule asks for (empty if none); `client` is asked for our own address.
   std::string proxy_header(const Socket& client) const;
   /// Records why it ended, closes whatever the current stage holds, and lets go.
@@ -84,6 +90,9 @@ class Connection final : private Lifeline::Owner, private Sniffer::Owner, privat
   std::shared_ptr<ListenerRules> rules_;  ///< its listener's when it was accepted, held to the end
   const ServerConfig& server_;  ///< within rules_
   Stage stage_ = Stage::Sniffing;
+  std::uint8_t backend_ = BackendPool::kNone;  ///< a to_addr list: the backend being tried, or held
+  bool holds_backend_ = false;                 ///< counted in its pool's connections (least_conn)
+  std::uint16_t backends_tried_ = 0;           ///< a to_addr list: a bit per backend tried
   IpAddress peer_;   ///< the TCP peer: who sent the bytes (FROM rules match it)
   IpAddress local_;  ///< the original destination a trusted header gave, if one did
   IpAddress counted_;  ///< the source ConnectionLimits counts it by: the peer, or the address it adopted
@@ -100,6 +109,7 @@ class Connection final : private Lifeline::Owner, private Sniffer::Owner, privat
   TunnelStream* mux_ = nullptr;    ///< MUX: its stream, until the stream says it ended
   bool muxed_ = false;             ///< MUX: the bytes are the stream's, recorded when it ended
   Endpoint bypass_to_;             ///< MUX to a destination its tunnel's bypass lists: connected directly
+  std::unique_ptr<Endpoint> named_target_;  ///< a name-built to_addr: the client's name and the rule's port
 };
 
 }  // namespace passthru::core

@@ -54,12 +54,22 @@ Connector::~Connector() {
   if (addresses_) uv_freeaddrinfo(addresses_);
 }
 
+void Connector::forget_target() noexcept {
+  if (addresses_) uv_freeaddrinfo(addresses_);
+  addresses_ = next_address_ = nullptr;
+  to_ = nullptr;
+  literal_ = nullptr;
+  literal_tried_ = false;
+  last_error_ = -ECONNREFUSED;
+}
+
 void Connector::connect(const sockaddr* to, std::uint32_t timeout_ms, ConnectFrom from) {
+  forget_target();
   literal_ = to;
   from_ = from;
   timeout_ms_ = timeout_ms;
   active_ = true;
-  try_next();
+  if (addresses_allowed()) try_next();
 }
 
 void Connector::connect(const Endpoint& to, std::uint32_t timeout_ms, ConnectFrom from) {
@@ -67,6 +77,7 @@ void Connector::connect(const Endpoint& to, std::uint32_t timeout_ms, ConnectFro
     connect(reinterpret_cast<const sockaddr*>(&to.address), timeout_ms, from);
     return;
   }
+  forget_target();
   to_ = &to;
   from_ = from;
   timeout_ms_ = timeout_ms;
@@ -96,9 +107,18 @@ void Connector::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* result)
   } else {
     self->addresses_ = result;
     self->next_address_ = result;
-    self->try_next();
+    if (self->addresses_allowed()) self->try_next();
   }
   self->lifeline_->release();  // last: it may let the owner go
+}
+
+bool Connector::addresses_allowed() {
+  if (!allow_) return true;
+  bool allowed = literal_ ? allow_->allows_address(literal_) : true;
+  for (const addrinfo* a = addresses_; a && allowed; a = a->ai_next)
+    if (a->ai_family == AF_INET || a->ai_family == AF_INET6) allowed = allow_->allows_address(a->ai_addr);
+  if (!allowed) fail(CloseReason::ConnectFailed, -EACCES);
+  return allowed;
 }
 
 void Connector::try_next() {

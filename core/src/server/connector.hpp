@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "../config/endpoint.hpp"
+#include "../config/name_target.hpp"
 #include "close_reason.hpp"
 #include "deadline.hpp"
 #include "lifeline.hpp"
@@ -59,6 +60,12 @@ class Connector final : private Socket::Watcher, private Deadline::Expiry {
   /// Gives up: closes the socket being connected; a resolve in flight is cancelled (its
   /// callback still comes, through the owner's Lifeline). The owner hears nothing more.
   void cancel() noexcept;
+  /// From now on, connect only if every address of the target is one `allow` allows (a
+  /// name-built target's allow list, which must outlive the connector); otherwise fail with
+  /// ConnectFailed and EACCES, trying none.
+  void only_to(const NameAllow& allow) noexcept { allow_ = &allow; }
+  /// A name is being resolved (its request cannot be reused until its callback has come).
+  [[nodiscard]] bool resolving() const noexcept { return resolving_; }
 
  private:
   static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* result);
@@ -67,12 +74,18 @@ class Connector final : private Socket::Watcher, private Deadline::Expiry {
   void try_next();
   void retry(int error);
   void fail(CloseReason why, int error);
+  /// Forgets a previous target, so that connect() may be called again after a failure.
+  void forget_target() noexcept;
 
   Owner* owner_;
   uv_loop_t* loop_;
   EventSet* events_;
   Deadline* deadline_;
   Lifeline* lifeline_;
+  /// Whether `allow_` (if any) allows every address to try; fails the connect if not.
+  bool addresses_allowed();
+
+  const NameAllow* allow_ = nullptr;
   const Endpoint* to_ = nullptr;
   const sockaddr* literal_ = nullptr;  ///< the one address to try, if `to_` is not a name
   ConnectFrom from_;
