@@ -2,7 +2,6 @@
 
 #include <dlfcn.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 #include <cstring>
 #include <system_error>
 
+#include "../config/file_version.hpp"
 #include "passthru_install_dirs.hpp"  // generated: kInstalledPluginDir (relative to the binary)
 
 namespace passthru::core {
@@ -30,20 +30,6 @@ std::shared_ptr<passthru::sdk::Protocol> LoadedPlugin::create() const {
 }
 
 namespace {
-
-/// What a plugin file was when it was loaded: a file replaced since differs in one of these.
-struct FileVersion {
-  dev_t device = 0;
-  ino_t inode = 0;
-  off_t size = 0;
-  timespec modified{};
-  bool operator==(const FileVersion& o) const noexcept {
-    return device == o.device && inode == o.inode && size == o.size && modified.tv_sec == o.modified.tv_sec &&
-           modified.tv_nsec == o.modified.tv_nsec;
-  }
-};
-
-FileVersion version_of(const struct stat& file) { return {file.st_dev, file.st_ino, file.st_size, file.st_mtim}; }
 
 /// What the process has loaded of one plugin path. Kept for the process's lifetime, since a
 /// library may stay loaded after its last user is gone (one with unique symbols is never
@@ -150,16 +136,15 @@ std::string fingerprint_difference(std::string_view plugin) {
 
 std::string PluginRegistry::load_file(const fs::path& path) {
   std::error_code fs_error;
-  struct stat file{};
   // Boost.DLL reports a missing file only as "Bad file descriptor": check first and say so.
-  if (!fs::is_regular_file(path, fs_error) || ::stat(path.c_str(), &file) != 0)
-    return path.string() + ": no such plugin file";
+  std::optional<FileVersion> version = FileVersion::at(path);
+  if (!fs::is_regular_file(path, fs_error) || !version) return path.string() + ": no such plugin file";
   // dlopen hands back a library already loaded from the same path, even when the file has been
   // replaced since (a reload after an upgrade): a new version is loaded from a copy instead,
   // and the old one stays loaded for as long as objects it made are alive.
   std::lock_guard guard(loaded_files_lock);
   LoadedFile& known = loaded_files[path.string()];
-  FileVersion now = version_of(file);
+  const FileVersion& now = *version;
   std::shared_ptr<boost::dll::shared_library> library;
   if (known.latest_version == now) library = known.latest.lock();
   if (!library) {

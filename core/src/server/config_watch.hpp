@@ -6,9 +6,10 @@
 // two looks, so a file still being written is not read half-way.
 #pragma once
 
-#include <sys/stat.h>
-
 #include <filesystem>
+#include <optional>
+
+#include "../config/file_version.hpp"
 
 namespace passthru::core {
 
@@ -23,19 +24,9 @@ class ConfigWatch {
   bool changed();
 
  private:
-  struct Look {
-    bool exists = false;
-    dev_t device = 0;
-    ino_t inode = 0;
-    off_t size = 0;
-    timespec modified{};
-    bool operator==(const Look& other) const noexcept;
-  };
-  Look look() const;
-
   std::filesystem::path path_;
-  Look loaded_;
-  Look last_;
+  std::optional<FileVersion> loaded_;  ///< nullopt: there was no file
+  std::optional<FileVersion> last_;
 };
 
 }  // namespace passthru::core
