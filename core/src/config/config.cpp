@@ -576,7 +576,7 @@ class Loader {
         return ok ? std::optional<Action>(action) : std::nullopt;
       }
       if (allow) {
-        error_at(*allow, "allow goes with to_addr = \"STREAM\" only");
+        error_at(*allow, std::string(kAllowWithoutItsTarget));
         return std::nullopt;
       }
       // "ORIGINAL" alone keeps the original port; "ORIGINAL:PORT" reads like any host:port.

@@ -165,7 +165,7 @@ bool read_routing_keys(const RuleEntries& keys, const toml::node* to_addr, Actio
     return read_name_target(*to_addr, allow, action, error);
   }
   if (allow) {
-    error(*allow, "allow goes with a to_addr built from the client's name: \"{sni}:443\" or \"{host}:80\"");
+    error(*allow, std::string(kAllowWithoutItsTarget));
     return false;
   }
   if (!to_addr) return true;

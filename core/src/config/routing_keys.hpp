@@ -24,6 +24,10 @@ using KeyError = std::function<void(const toml::key&, std::string)>;
 /// Whether `key` is one of the keys read here.
 bool is_routing_key(std::string_view key) noexcept;
 
+/// What an `allow` list on any other to_addr is told: the two targets it bounds.
+inline constexpr std::string_view kAllowWithoutItsTarget =
+    "allow goes with to_addr = \"STREAM\" or a to_addr built from the client's name: \"{sni}:443\" or \"{host}:80\"";
+
 /// Reads the routing keys of a rule whose kind is already in `action`; `to_addr` is its to_addr
 /// when that is a list or a name-built "{sni}:PORT" / "{host}:PORT" (nullptr otherwise). False
 /// after reporting an error.

@@ -95,6 +95,7 @@ class Explainer {
       case ActionKind::Reject: return std::string("REJECT") + style_text(action.reject);
       case ActionKind::Unwrap: return "UNWRAP";
       case ActionKind::Demux: return "DEMUX";
+      case ActionKind::Mux: return "MUX through tunnel " + action.tunnel;
     }
     return "?";
   }
