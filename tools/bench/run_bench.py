@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """passthru against HAProxy, nginx (stream + ssl_preread) and sslh-select, in one run, on loopback.
 
-    tools/bench/run_bench.py [--rounds 3] [--seconds 5] [--quick] [--cpu-only] [--out tools/bench/results.md]
+    tools/bench/run_bench.py [--rounds 3] [--seconds 5] [--quick] [--cpu-only] [--only ROW,ROW]
+                             [--out tools/bench/results.md]
 
 Builds passthru and the load generator (tools/bench/loadgen.cpp), starts the backends and each
 proxy, then measures, interleaved (A B A B …, each round starting one proxy further along; the
@@ -50,6 +51,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 LOGS = Path(tempfile.mkdtemp(prefix="passthru-bench-logs-"))
 
 
+BASES = {"passthru", "floor", "haproxy"}  # the rows every ratio is taken against
 STARTED = []  # every program started, all stopped at the end, even when setting up failed half way
 
 
@@ -269,6 +271,9 @@ def main():
     parser.add_argument("--memory-only", action="store_true", help="measure only memory per idle connection")
     parser.add_argument("--cpu-only", action="store_true",
                         help="measure only the connection rate and CPU per connection (no throughput, rules, memory)")
+    parser.add_argument("--only", default="",
+                        help="comma-separated rows to measure (with passthru, floor and haproxy, the bases of the "
+                             "ratios), connection rate and CPU only: e.g. --only passthru-info,nginx")
     parser.add_argument("--out", default=str(ROOT / "tools/bench/results.md"))
     args = parser.parse_args()
     if args.quick:
@@ -302,15 +307,26 @@ def main():
                 except OSError:
                     pass
         threading.Thread(target=scrape, daemon=True).start()
-        direct = Proxy("direct", None, backends())
-        proxies = [direct, floor_proxy(tmp, backends()), floor_proxy(tmp, backends(), 1, "floor-1-thread"),
-                   passthru(tmp, backends()),
-                   passthru(tmp, backends(), workers=1, label="passthru-1-worker"),
-                   passthru(tmp, backends(), label="passthru-no-timeouts",
-                            listener_options=("idle_timeout_ms = 0", "half_closed_timeout_ms = 0")),
-                   passthru(tmp, backends(), label="passthru-info", log_level="info"),
-                   passthru(tmp, backends(), label="passthru-metrics", metrics_port=metrics_port),
-                   haproxy(tmp, backends()), nginx(tmp, backends()), sslh(tmp, backends())]
+        rows = {  # each row's proxy, started only if the run measures it
+            "direct": lambda: Proxy("direct", None, backends()),
+            "floor": lambda: floor_proxy(tmp, backends()),
+            "floor-1-thread": lambda: floor_proxy(tmp, backends(), 1, "floor-1-thread"),
+            "passthru": lambda: passthru(tmp, backends()),
+            "passthru-1-worker": lambda: passthru(tmp, backends(), workers=1, label="passthru-1-worker"),
+            "passthru-no-timeouts": lambda: passthru(tmp, backends(), label="passthru-no-timeouts",
+                                                     listener_options=("idle_timeout_ms = 0", "half_closed_timeout_ms = 0")),
+            "passthru-info": lambda: passthru(tmp, backends(), label="passthru-info", log_level="info"),
+            "passthru-metrics": lambda: passthru(tmp, backends(), label="passthru-metrics", metrics_port=metrics_port),
+            "haproxy": lambda: haproxy(tmp, backends()),
+            "nginx": lambda: nginx(tmp, backends()),
+            "sslh-select": lambda: sslh(tmp, backends()),
+        }
+        wanted = set(args.only.split(",")) | BASES if args.only else set(rows)
+        unknown = wanted - set(rows)
+        if unknown:
+            parser.error(f"--only: no row named {', '.join(sorted(unknown))}; rows: {', '.join(rows)}")
+        proxies = [make() for name, make in rows.items() if name in wanted]
+        args.cpu_only = args.cpu_only or bool(args.only)
         streamed = [] if args.cpu_only else [p for p in proxies if "push" in p.ports] + [passthru_tunnel(tmp, shared)]
         rules = [] if args.cpu_only else [passthru(tmp, backends(), label="passthru-1-rule"),
                                           passthru(tmp, backends(), extra_rules=100_000, label="passthru-100k-rules")]
@@ -364,7 +380,7 @@ def main():
         lines += [f"**Connection rate, {hello_name} ClientHello ({HELLOS[hello_name].stat().st_size} bytes)**", "",
                   "| proxy | connections/s | vs HAProxy | p50 µs | p99 µs | proxy CPU µs/conn | CPU vs floor | errors |",
                   "|---|---|---|---|---|---|---|---|"]
-        base = med(("haproxy", hello_name), "rate")
+        base = med(("haproxy", hello_name), "rate") or 1
         floor_cpu = med(("floor", hello_name), "cpu_us")
         for p in proxies + (rules if hello_name == "small" else []):
             key = (p.name, hello_name)
@@ -374,12 +390,21 @@ def main():
                          f"{med(key, 'cpu_us'):.0f} | {vs_floor} | {sum(x['errors'] for x in rate[key])} |")
         lines.append("")
     if not args.memory_only:
-        def cpu_ratio(label, base="passthru"):
-            return ", ".join(f"{med((label, h), 'cpu_us') / med((base, h), 'cpu_us'):.3f}× ({h} hello)" for h in HELLOS)
-        lines += ["CPU per connection, as a ratio to passthru as configured above (warn, default timeouts, no "
-                  f"metrics endpoint): every relay timeout off {cpu_ratio('passthru-no-timeouts')}; "
-                  f"log_level info, a line per connection {cpu_ratio('passthru-info')}; metrics endpoint on and "
-                  f"scraped every second {cpu_ratio('passthru-metrics')}.", ""]
+        def cpu_ratio(label, base):
+            """The row's CPU per connection over the base's, taken round by round (the two measured
+            minutes apart at most, under the same load from elsewhere): median (min–max)."""
+            def paired(h):
+                pairs = zip(rate.get((label, h), []), rate.get((base, h), []))
+                return [a["cpu_us"] / b["cpu_us"] for a, b in pairs if b["cpu_us"]]
+            return ", ".join(f"{median_range(paired(h), lambda v: f'{v:.3f}×')} ({h} hello)" for h in HELLOS)
+        measured = {p.name for p in proxies}
+        lines += ["CPU per connection, round by round as a ratio to passthru as configured above (warn, default "
+                  "timeouts, no metrics endpoint), median (min–max):"]
+        lines += [f"- {text}: {cpu_ratio(label, 'passthru')}" for label, text in (
+            ("passthru-no-timeouts", "every relay timeout off"), ("passthru-info", "log_level info, a line per connection"),
+            ("passthru-metrics", "metrics endpoint on and scraped every second"), ("floor", "the floor proxy"),
+            ("nginx", "nginx"), ("haproxy", "HAProxy")) if label in measured]
+        lines.append("")
     lines += [] if args.memory_only or args.cpu_only else ["**Throughput, Gbit/s**", "",
                                           "| proxy | 1 conn up | 1 conn down | 8 conns up | 8 conns down |", "|---|---|---|---|---|"]
     for p in [] if args.memory_only or args.cpu_only else streamed:
