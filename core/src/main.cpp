@@ -22,11 +22,13 @@ constexpr int kExitConfigError = 2;
 
 int main(int argc, char** argv) {
   CLI::App app{"passthru: many services on one port. Detects each connection's protocol from its "
-               "first bytes and forwards or rejects it by the rules of a TOML config."};
+               "first bytes and forwards or rejects it by the rules of a TOML config (or of a passthru (Go) "
+               "JSON config, a file named *.json)."};
   std::string config_path = "/etc/passthru/passthru.toml";
   bool check_only = false;
   passthru::core::CommandLineOverrides overrides;
-  app.add_option("-c,--config", config_path, "the config file")->capture_default_str();
+  app.add_option("-c,--config", config_path, "the config file: TOML, or a passthru (Go) config if named *.json")
+      ->capture_default_str();
   app.add_flag("--check", check_only, "load the config and plugins, report, and exit (0 = valid, 2 = not)");
   app.add_option("-l,--log-level", overrides.log_level, "override the config's log_level")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
@@ -69,7 +71,9 @@ int main(int argc, char** argv) {
 
   passthru::core::PluginRegistry plugins;
   std::vector<std::string> errors;
-  auto config = passthru::core::load_config(config_path, plugins, errors);
+  std::vector<std::string> notes;  // a passthru (Go) config's: where passthru's own rules decide
+  auto config = passthru::core::load_config(config_path, plugins, errors, &notes);
+  for (const auto& note : notes) std::fprintf(stderr, "%s\n", note.c_str());
   if (!config) {
     for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
     std::fprintf(stderr, "passthru: %zu error%s in %s; nothing was started\n", errors.size(),
