@@ -9,6 +9,7 @@
 #include "command_line/go_flags.hpp"
 #include "config/config.hpp"
 #include "config/overrides.hpp"
+#include "convert/convert_command.hpp"
 #include "explain/explain_command.hpp"
 #include "passthru_version.hpp"  // generated: kPassthruVersion
 #include "passthru/sdk/version.hpp"
@@ -56,12 +57,14 @@ int main(int argc, char** argv) {
                                            std::to_string(passthru::sdk::kAbiMajor) + ", build fingerprint " +
                                            passthru::sdk::kBuildFingerprint);
   passthru::core::ExplainCommand explain(app);  // passthru explain -c FILE [--listener A] [--from IP] CAPTURE
+  passthru::core::ConvertCommand convert(app);  // passthru convert FILE.json
   // -c=FILE, --w 4, -t=5s: the forms passthru (Go) documented, as CLI11 reads them.
   std::vector<std::string> arguments = passthru::core::go_style_arguments(argc, argv);
   std::vector<char*> go_argv;
   for (std::string& argument : arguments) go_argv.push_back(argument.data());
   CLI11_PARSE(app, static_cast<int>(go_argv.size()), go_argv.data());
   if (explain.chosen()) return explain.run();
+  if (convert.chosen()) return convert.run();
   if (workers_option->count()) overrides.workers = workers;
   if (!timeout.empty()) {
     std::string why;
