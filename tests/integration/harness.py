@@ -52,22 +52,24 @@ class Passthru:
     .ports lists the bound ports in config order (.metrics_port: the [metrics] listener's, if
     any); .log() returns stderr so far."""
 
-    def __init__(self, config, workers=None, listeners=1, wrapper=()):
-        """`wrapper`: a command line to run passthru under, such as strace's."""
+    def __init__(self, config, workers=None, listeners=1, wrapper=(), name="passthru.toml", args=()):
+        """`wrapper`: a command line to run passthru under, such as strace's. `name`: the config
+        file's; a *.json one is a passthru (Go) config, written as given. `args`: more options."""
         self.wrapper = list(wrapper)
         self.dir = tempfile.TemporaryDirectory(prefix="passthru-test-")
-        self.path = Path(self.dir.name) / "passthru.toml"
+        self.path = Path(self.dir.name) / name
         if workers is not None:
             config = f"workers = {workers}\n" + config
-        if "drain_timeout_ms" not in config:
+        if "drain_timeout_ms" not in config and not name.endswith(".json"):
             # stop() sends SIGTERM, which lets live connections finish: a test that ends with
             # relays still open would wait for them, and passthru's default waits 30 s.
             config = f"drain_timeout_ms = {int(seconds(1) * 1000)}\n" + config
         self.path.write_text(config)
         self.stderr_path = Path(self.dir.name) / "stderr.log"
         self.stderr = open(self.stderr_path, "w")
-        self.process = subprocess.Popen([*self.wrapper, str(BINARY), "-c", str(self.path)], stdout=subprocess.PIPE,
-                                        stderr=self.stderr, text=True)
+        self.process = subprocess.Popen([*self.wrapper, str(BINARY), "-c", str(self.path), *args],
+                                        stdout=subprocess.PIPE, stderr=self.stderr, text=True)
+        self.stdout_lines = []  # what it said on stdout while starting
         self.ports = []
         self.metrics_port = None
         deadline = time.monotonic() + seconds(10)
@@ -75,6 +77,7 @@ class Passthru:
             line = self.process.stdout.readline()
             if not line:
                 break
+            self.stdout_lines.append(line)
             m = re.search(r"listening on .*:(\d+) ", line)
             if m:
                 self.ports.append(int(m.group(1)))

@@ -7,10 +7,12 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <set>
 
 #include "../plugin_host/plugin_registry.hpp"
 #include "../server/privileges.hpp"
+#include "go_config.hpp"
 #include "routing_keys.hpp"
 
 namespace passthru::core {
@@ -30,7 +32,7 @@ constexpr std::int64_t kMaxConnections = 1 << 24;
 /// to_addr's word for a transparent connection's original destination.
 constexpr std::string_view kOriginal = "ORIGINAL";
 
-SourcePosition position_of(const toml::source_region& region) {
+SourcePosition toml_position(const toml::source_region& region) {
   return {static_cast<std::uint32_t>(region.begin.line), static_cast<std::uint32_t>(region.begin.column)};
 }
 
@@ -50,8 +52,9 @@ std::vector<std::pair<const toml::key*, const toml::node*>> in_file_order(const 
 
 class Loader {
  public:
-  Loader(const fs::path& path, PluginRegistry& registry, std::vector<std::string>& errors)
-      : path_(path), registry_(registry), errors_(errors) {}
+  Loader(const fs::path& path, PluginRegistry& registry, std::vector<std::string>& errors,
+         std::vector<std::string>* notes)
+      : path_(path), registry_(registry), errors_(errors), notes_(notes) {}
 
   std::optional<Config> load() {
     std::ifstream probe(path_);
@@ -62,7 +65,13 @@ class Loader {
     }
     toml::table root;
     try {
-      root = toml::parse_file(path_.string());
+      if (is_json_config(path_)) {
+        std::string json((std::istreambuf_iterator<char>(probe)), std::istreambuf_iterator<char>());
+        if (!translate_json(json)) return std::nullopt;
+        root = toml::parse(std::string_view(json_->toml), path_.string());
+      } else {
+        root = toml::parse_file(path_.string());
+      }
     } catch (const toml::parse_error& e) {
       error(position_of(e.source()), std::string(e.description()));
       return std::nullopt;
@@ -82,6 +91,21 @@ class Loader {
   }
 
  private:
+  /// A passthru (Go) JSON config becomes the TOML it stands for (go_config.hpp); positions in
+  /// that text are told as the JSON's from here on.
+  bool translate_json(std::string_view json) {
+    std::vector<JsonDiagnostic> errors;
+    json_ = translate_go_config(json, path_.filename().string(), errors);
+    for (const JsonDiagnostic& e : errors) error(e.where, e.message);
+    if (json_ && notes_)
+      for (const JsonDiagnostic& n : json_->notes) notes_->push_back(format_note(path_, n.where, n.message));
+    return json_.has_value();
+  }
+  /// Where something toml++ read was written: in the file, also when that is JSON.
+  SourcePosition position_of(const toml::source_region& region) const {
+    return json_ ? json_->positions.json_position(toml_position(region)) : toml_position(region);
+  }
+
   void error(SourcePosition where, std::string message) {
     errors_.push_back(format_error(path_, where, message));
   }
@@ -539,7 +563,8 @@ class Loader {
       allow = nullptr;
     }
     if (!read_routing_keys(routing, backend_list ? backend_list : name_target, action, [this](const toml::node& n, std::string m) { error_at(n, std::move(m)); },
-                           [this](const toml::key& k, std::string m) { error_at(k, std::move(m)); }))
+                           [this](const toml::key& k, std::string m) { error_at(k, std::move(m)); },
+                           [this](const toml::node& n) { return position_of(n.source()); }))
       return std::nullopt;
     if (action.kind != ActionKind::Forward && (send_proxy || v2_options)) {
       error_at(send_proxy ? *send_proxy : *v2_options, "send_proxy and proxy_v2_options go with FORWARD only");
@@ -831,6 +856,8 @@ class Loader {
   const fs::path& path_;
   PluginRegistry& registry_;
   std::vector<std::string>& errors_;
+  std::vector<std::string>* notes_;
+  std::optional<GoConfigTranslation> json_;  ///< a JSON config's TOML and its way back to the JSON
   SourcePosition user_at_;   // where `user` and `group` were written, for check_account
   SourcePosition group_at_;
   struct MuxRule {
@@ -850,15 +877,25 @@ std::vector<const Action*> actions_of(const ServerConfig& server) {
   return actions;
 }
 
-std::string format_error(const fs::path& file, SourcePosition where, const std::string& message) {
+namespace {
+std::string format_diagnostic(const fs::path& file, SourcePosition where, const char* kind, const std::string& message) {
   std::string out = file.string();
   if (where.line) out += ":" + std::to_string(where.line) + ":" + std::to_string(where.column);
-  return out + ": error: " + message;
+  return out + ": " + kind + ": " + message;
+}
+}  // namespace
+
+std::string format_error(const fs::path& file, SourcePosition where, const std::string& message) {
+  return format_diagnostic(file, where, "error", message);
+}
+
+std::string format_note(const fs::path& file, SourcePosition where, const std::string& message) {
+  return format_diagnostic(file, where, "note", message);
 }
 
 std::optional<Config> load_config(const fs::path& path, PluginRegistry& registry,
-                                  std::vector<std::string>& errors) {
-  return Loader(path, registry, errors).load();
+                                  std::vector<std::string>& errors, std::vector<std::string>* notes) {
+  return Loader(path, registry, errors, notes).load();
 }
 
 }  // namespace passthru::core

@@ -1,4 +1,5 @@
-// Config: the passthru tree as the server uses it, read from TOML by load_config.
+// Config: the passthru tree as the server uses it, read from TOML (or a passthru (Go) JSON
+// config) by load_config.
 // A server (listener) holds its protocols in file order, each configured plugin instance
 // with the action of every rule, and an optional server CATCHALL. Nothing here does I/O on
 // connections.
@@ -182,10 +183,16 @@ std::vector<const Action*> actions_of(const ServerConfig& server);
 std::string format_error(const std::filesystem::path& file, passthru::sdk::SourcePosition where,
                          const std::string& message);
 
+/// A note as `file:line:column: note: message`: where passthru's own rule decides.
+std::string format_note(const std::filesystem::path& file, passthru::sdk::SourcePosition where,
+                        const std::string& message);
+
 /// Reads `path`, loads the plugins it needs into `registry` (the built-in folders and its
 /// plugin_dir), and configures every protocol. On any error returns nullopt and fills
-/// `errors` with every message found, each already formatted by format_error.
+/// `errors` with every message found, each already formatted by format_error. A file named
+/// *.json is a passthru (Go) config (go_config.hpp), read as the TOML it stands for, with its
+/// positions told as the JSON's; its notes, formatted by format_note, go to `notes` if given.
 std::optional<Config> load_config(const std::filesystem::path& path, PluginRegistry& registry,
-                                  std::vector<std::string>& errors);
+                                  std::vector<std::string>& errors, std::vector<std::string>* notes = nullptr);
 
 }  // namespace passthru::core

@@ -6,10 +6,6 @@ namespace {
 
 constexpr std::int64_t kMaxDownMs = 2'147'483'647;
 
-passthru::sdk::SourcePosition position(const toml::node& node) {
-  return {static_cast<std::uint32_t>(node.source().begin.line), static_cast<std::uint32_t>(node.source().begin.column)};
-}
-
 bool read_prefixes(const toml::node& node, std::string_view key, std::vector<Prefix>& out, const NodeError& error) {
   const auto* list = node.as_array();
   if (!list || list->empty()) {
@@ -107,7 +103,7 @@ bool is_routing_key(std::string_view key) noexcept {
 }
 
 bool read_routing_keys(const RuleEntries& keys, const toml::node* to_addr, Action& action, const NodeError& error,
-                       const KeyError& key_error) {
+                       const KeyError& key_error, const NodePosition& position) {
   const toml::node* balance = nullptr;
   const toml::node* down_ms = nullptr;
   const toml::node* reject = nullptr;

@@ -20,6 +20,8 @@ namespace passthru::core {
 using RuleEntries = std::vector<std::pair<const toml::key*, const toml::node*>>;
 using NodeError = std::function<void(const toml::node&, std::string)>;
 using KeyError = std::function<void(const toml::key&, std::string)>;
+/// Where a node was written in the config file (the loader knows: a JSON config's TOML is not it).
+using NodePosition = std::function<passthru::sdk::SourcePosition(const toml::node&)>;
 
 /// Whether `key` is one of the keys read here.
 bool is_routing_key(std::string_view key) noexcept;
@@ -32,7 +34,7 @@ inline constexpr std::string_view kAllowWithoutItsTarget =
 /// when that is a list or a name-built "{sni}:PORT" / "{host}:PORT" (nullptr otherwise). False
 /// after reporting an error.
 bool read_routing_keys(const RuleEntries& keys, const toml::node* to_addr, Action& action, const NodeError& error,
-                       const KeyError& key_error);
+                       const KeyError& key_error, const NodePosition& position);
 
 /// The checks that need the table a rule is in: tls_alert in a TLS table, http in an HTTP one;
 /// {sni} on a TLS rule and {host} on an HTTP one, bounded by the rule's name matcher or an allow

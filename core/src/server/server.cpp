@@ -56,9 +56,9 @@ std::size_t count_rules(const Config& config) {
 /// It lives on the thread that takes signals, which is the only one that loads configs.
 class Server {
  public:
-  Server(std::shared_ptr<const Config> config, std::string log_level_override)
+  Server(std::shared_ptr<const Config> config, CommandLineOverrides overrides)
       : config_(std::move(config)),
-        log_level_override_(std::move(log_level_override)),
+        overrides_(std::move(overrides)),
         workers_count_(config_->workers ? config_->workers : std::max(1u, std::thread::hardware_concurrency())),
         limits_(config_->max_connections),
         watch_(config_->path) {}
@@ -79,7 +79,7 @@ class Server {
   void drain(int first_signal);
 
   std::shared_ptr<const Config> config_;
-  std::string log_level_override_;
+  CommandLineOverrides overrides_;
   unsigned workers_count_;
   ConnectionLimits limits_;  // every worker's; outlives them
   std::vector<OpenListener> listeners_;
@@ -121,7 +121,7 @@ int Server::run() {
   sigaddset(&signals_, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
 
-  if (std::string error = apply_log_settings(*config_, log_level_override_); !error.empty()) {
+  if (std::string error = apply_log_settings(*config_, overrides_.log_level); !error.empty()) {
     std::fprintf(stderr, "%s\n", error.c_str());
     return 1;
   }
@@ -225,15 +225,16 @@ void Server::reload(const char* why) {
   PluginRegistry plugins;
   std::vector<std::string> errors;
   std::optional<Config> loaded = load_config(config_->path, plugins, errors);
+  if (loaded) apply_overrides(overrides_, *loaded);
   std::optional<std::vector<OpenListener>> listeners;
   std::string error;
   if (loaded) error = check_source_capability(*loaded);
-  if (loaded && error.empty()) error = apply_log_settings(*loaded, log_level_override_);
+  if (loaded && error.empty()) error = apply_log_settings(*loaded, overrides_.log_level);
   if (loaded && error.empty()) listeners = open_listeners(*loaded, workers_count_, listeners_, error);
   if (!error.empty()) errors.push_back(error);
   watch_.remember();
   if (!listeners) {
-    if (loaded) apply_log_settings(*config_, log_level_override_);  // back as they were
+    if (loaded) apply_log_settings(*config_, overrides_.log_level);  // back as they were
     for (const std::string& e : errors) spdlog::error("{}", e);
     spdlog::error("reload failed: kept the running config");
     ++process_metrics_.reloads_failed;
@@ -284,8 +285,8 @@ void Server::drain(int first_signal) {
 
 }  // namespace
 
-int run_server(std::shared_ptr<const Config> config, const std::string& log_level_override) {
-  Server server(std::move(config), log_level_override);
+int run_server(std::shared_ptr<const Config> config, const CommandLineOverrides& overrides) {
+  Server server(std::move(config), overrides);
   return server.run();
 }
 

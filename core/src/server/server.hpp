@@ -8,11 +8,12 @@
 #include <string>
 
 #include "../config/config.hpp"
+#include "../config/overrides.hpp"
 
 namespace passthru::core {
 
 /// Runs until a stop signal. Returns the process exit code (0, or 1 if a listener failed).
-/// `log_level_override`: the command line's, which a reload keeps; empty: the config's.
-int run_server(std::shared_ptr<const Config> config, const std::string& log_level_override);
+/// `overrides`: the command line's, already applied to `config`; a reload applies them again.
+int run_server(std::shared_ptr<const Config> config, const CommandLineOverrides& overrides);
 
 }  // namespace passthru::core
