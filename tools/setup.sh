@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what passthru needs to build and test on Debian 12, if it is missing: the compiler
 # and libraries, the real peers the tests drive (openssl, curl, haproxy, nginx, sshd), the
-# network tools of the transparent-mode test (ip, nft), and the npm packages the tests use
-# (proxy-packer, the M-PROXY reference).
+# network tools of the transparent-mode test (ip, nft), and the npm packages the tests and the
+# benchmark use (proxy-packer, the M-PROXY reference).
 # Runs `apt-get update` once before installing, since a fresh machine's lists are stale.
 set -euo pipefail
 
@@ -22,7 +22,8 @@ packages=(
   iproute2 nftables
 )
 
-# Node.js runs the M-PROXY reference (proxy-packer) in the tests; the machine may have its own.
+# Node.js runs the M-PROXY reference (proxy-packer) in the tests and the benchmark's tunnel rows;
+# the machine may have its own.
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
@@ -41,7 +42,8 @@ else
   echo "setup: every package is installed"
 fi
 
-# The npm packages the tests use (the M-PROXY reference), pinned in their package.json.
+# The npm packages the tests use (the M-PROXY reference), pinned in their package.json; the
+# benchmark's proxy-packer endpoint (tools/bench) takes the same one from there.
 here="$(cd "$(dirname "$0")/.." && pwd)"
 if [ ! -d "$here/tests/integration/mproxy/node_modules/proxy-packer" ]; then
   echo "setup: installing the npm packages the tests use"

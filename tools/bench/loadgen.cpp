@@ -19,11 +19,16 @@
 //   loadgen tunnel-pull --target HOST:PORT --hello FILE --streams N --seconds S   (from a source)
 //       one M-PROXY tunnel carrying N streams named bench.example, each sending the hello as its
 //       first data, then pushing data messages of 64 KiB or pulling what comes back.
+//   loadgen tunnel-rate --target HOST:PORT --hello FILE --concurrency N --seconds S
+//       one M-PROXY tunnel with N streams in flight, each: `connection` and the hello, the
+//       backend's 64-byte answer, `end`; a new stream as soon as the far end's `end` closes one.
+//       Counts the streams completed per second, and the latency from `connection` to answer.
 // Each load mode prints one line of JSON with what it measured.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -38,9 +43,11 @@
 #include <iterator>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "address.hpp"
+#include "passthru/wire/mproxy_codec.hpp"
 
 namespace {
 
@@ -289,15 +296,25 @@ std::string mproxy_message(const std::string& header, const std::string& body) {
   return std::string(1, '\xFE') + static_cast<char>(header.size()) + header + body;
 }
 
+/// Connects to `target`, blocking; -1 (said on stderr) if it cannot.
+int connected_socket(const sockaddr_in& target) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int on = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&target), sizeof target) < 0) {
+    std::perror("connect");
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 int run_tunnel(std::map<std::string, std::string>& opt, const std::string& hello, bool push) {
   sockaddr_in target = address(opt["--target"]);
   int streams = std::stoi(opt["--streams"]);
   double duration = std::stod(opt["--seconds"]);
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&target), sizeof target) < 0) {
-    std::perror("connect");
-    return 1;
-  }
+  int fd = connected_socket(target);
+  if (fd < 0) return 1;
   auto stream_header = [](int i, std::size_t length, const char* kind) {
     return "IPv4,10.9.0." + std::to_string(1 + i) + ",5000," + std::to_string(length) + "," + kind +
            ",443,bench.example";
@@ -343,6 +360,96 @@ int run_tunnel(std::map<std::string, std::string>& opt, const std::string& hello
   return 0;
 }
 
+int run_tunnel_rate(std::map<std::string, std::string>& opt, const std::string& hello) {
+  using passthru::mproxy::Kind;
+  sockaddr_in target = address(opt["--target"]);
+  int concurrency = std::stoi(opt["--concurrency"]);
+  double duration = std::stod(opt["--seconds"]);
+  int fd = connected_socket(target);
+  if (fd < 0) return 1;
+  fcntl(fd, F_SETFL, O_NONBLOCK);
+  struct Stream {
+    Clock::time_point started;
+    std::size_t got = 0;  ///< bytes of the answer
+  };
+  std::unordered_map<std::string, Stream> open;  // by "family,address,port"
+  std::string out = mproxy_message(",,,2,control", "[]");
+  std::string error;
+  std::uint32_t opened = 0;
+  auto open_stream = [&] {
+    // Each stream its own id, never used again: 10.x.y.z, from a counter.
+    ++opened;
+    passthru::mproxy::Meta meta{"IPv4", "10." + std::to_string(opened >> 16 & 255) + "." +
+                                            std::to_string(opened >> 8 & 255) + "." + std::to_string(opened & 255),
+                                "5000", "tcp", "443", "bench.example"};
+    out += *passthru::mproxy::pack(Kind::Connection, meta, "", false, error);
+    out += *passthru::mproxy::pack(Kind::Data, meta, hello, false, error);
+    open[meta.id()] = Stream{Clock::now(), 0};
+  };
+  std::vector<std::uint32_t> latencies;
+  latencies.reserve(1 << 20);
+  std::uint64_t completed = 0, errors = 0;
+  bool stopping = false;
+  passthru::mproxy::Decoder decoder;
+  auto on_message = [&](passthru::mproxy::Message&& m) {
+    auto it = open.find(m.meta.id());
+    if (it == open.end()) return;
+    Stream& s = it->second;
+    bool answered = s.got >= kAnswer;
+    switch (m.kind) {
+      case Kind::Data:
+        s.got += m.body.size();
+        if (!answered && s.got >= kAnswer) {
+          latencies.push_back(static_cast<std::uint32_t>(
+              std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - s.started).count()));
+          out += *passthru::mproxy::pack(Kind::End, m.meta, "", false, error);
+        }
+        return;
+      case Kind::End:
+      case Kind::Error:
+        (answered && m.kind == Kind::End ? completed : errors) += 1;
+        open.erase(it);
+        if (!stopping) open_stream();
+        return;
+      case Kind::Connection:
+      case Kind::Control:
+      case Kind::Pause:
+      case Kind::Resume:
+        return;
+    }
+  };
+  for (int i = 0; i < concurrency; ++i) open_stream();
+  std::vector<char> buffer(256 * 1024);
+  auto begin = Clock::now();
+  bool failed = false;
+  // After the last new stream, those in flight have a few seconds to finish (else: errors).
+  while (!failed && !open.empty() && seconds_since(begin) < duration + 5) {
+    if (!stopping && seconds_since(begin) >= duration) stopping = true;
+    pollfd p{fd, static_cast<short>(POLLIN | (out.empty() ? 0 : POLLOUT)), 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    if (p.revents & POLLOUT) {
+      ssize_t w = send(fd, out.data(), out.size(), MSG_NOSIGNAL);
+      if (w > 0) out.erase(0, static_cast<std::size_t>(w));
+      else if (errno != EAGAIN) failed = true;
+    }
+    if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t r = read(fd, buffer.data(), buffer.size());
+      if (r > 0) failed = !decoder.feed({buffer.data(), static_cast<std::size_t>(r)}, on_message);
+      else if (r == 0 || errno != EAGAIN) failed = true;
+    }
+  }
+  double elapsed = seconds_since(begin);
+  close(fd);
+  if (failed) std::fprintf(stderr, "loadgen: the tunnel failed: %s\n", decoder.error().c_str());
+  errors += open.size();
+  std::sort(latencies.begin(), latencies.end());
+  auto pct = [&](double p) { return latencies.empty() ? 0u : latencies[static_cast<std::size_t>(p * (latencies.size() - 1))]; };
+  std::printf("{\"connections\":%llu,\"errors\":%llu,\"seconds\":%.3f,\"rate\":%.1f,\"p50_us\":%u,\"p99_us\":%u}\n",
+              static_cast<unsigned long long>(completed), static_cast<unsigned long long>(errors), elapsed,
+              completed / elapsed, pct(0.5), pct(0.99));
+  return 0;
+}
+
 int run_idle(std::map<std::string, std::string>& opt, const std::string& hello) {
   sockaddr_in target = address(opt["--target"]);
   std::vector<int> fds = open_answered(target, hello, std::stoi(opt["--connections"]), true);
@@ -357,7 +464,7 @@ int run_idle(std::map<std::string, std::string>& opt, const std::string& hello) 
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: loadgen backend|rate|push|pull|idle|tunnel-push|tunnel-pull --option value ...\n");
+    std::fprintf(stderr, "usage: loadgen backend|rate|push|pull|idle|tunnel-push|tunnel-pull|tunnel-rate --option value ...\n");
     return 2;
   }
   std::string mode = argv[1];
@@ -375,6 +482,7 @@ int main(int argc, char** argv) {
   if (mode == "idle") return run_idle(opt, hello);
   if (mode == "tunnel-push") return run_tunnel(opt, hello, true);
   if (mode == "tunnel-pull") return run_tunnel(opt, hello, false);
+  if (mode == "tunnel-rate") return run_tunnel_rate(opt, hello);
   std::fprintf(stderr, "loadgen: unknown mode %s\n", mode.c_str());
   return 2;
 }

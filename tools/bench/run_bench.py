@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """passthru against HAProxy, nginx (stream + ssl_preread) and sslh-select, in one run, on loopback.
 
-    tools/bench/run_bench.py [--rounds 3] [--seconds 5] [--quick] [--cpu-only] [--only ROW,ROW]
+    tools/bench/run_bench.py [--rounds 3] [--seconds 5] [--quick] [--cpu-only] [--only ROW,ROW] [--tunnel-only]
                              [--out tools/bench/results.md]
 
 Builds passthru and the load generator (tools/bench/loadgen.cpp), starts the backends and each
@@ -10,8 +10,13 @@ same load generator for all):
   - connection rate: N clients each connect, send a real ClientHello for a routed name (a
     324-byte one from OpenSSL and Chromium's 1958-byte post-quantum one), read the backend's
     64-byte answer, close; connections/s, latency p50/p99, and proxy CPU per connection;
-  - throughput: one connection and 8 in parallel pushing bytes up, and pulling them down; and
-    the same through one M-PROXY tunnel carrying 1 or 8 streams into passthru (DEMUX);
+  - throughput: one connection and 8 in parallel pushing bytes up, and pulling them down;
+  - tunnels: one M-PROXY tunnel into passthru (DEMUX) and into a tunnel endpoint written with
+    proxy-packer on Node (tools/bench/proxy_packer_endpoint.js), against passthru's plain relays
+    in the same rounds: throughput with 1 or 8 streams up and down (1 or 8 connections for the
+    relays), and new streams per second with as many in flight as the rate's clients (each opens,
+    sends the hello, gets the backend's answer, ends; new connections per second for the relays);
+    `--tunnel-only` measures just these and replaces only this section of --out;
   - memory: RSS per idle forwarded connection (9,000 held: this machine allows 20,000 files);
   - rules: passthru's rate with 1 SNI rule and with 100,000 (exact and wildcard);
   - timeouts: passthru's CPU per connection with its default timeouts (1 h idle) and with every
@@ -184,15 +189,31 @@ def passthru(tmp, backends, workers=2, extra_rules=0, label="passthru", listener
 
 
 def passthru_tunnel(tmp, backends, label="passthru-tunnel"):
-    """passthru as the endpoint of one M-PROXY tunnel (DEMUX) whose streams go to the push and pull
-    backends: the load generator carries its 1 or 8 streams in one tunnel connection."""
-    ports = {k: free_port() for k in ("push", "pull")}
+    """passthru as the endpoint of one M-PROXY tunnel (DEMUX) whose streams go to the rate, push and
+    pull backends: the load generator carries all its streams in one tunnel connection."""
+    ports = {k: free_port() for k in backends}
     lines = ['log_level = "warn"', "workers = 2"]
     for kind, port in ports.items():
         lines += [f'[servers."127.0.0.1:{port}".MPROXY]',
                   f'"NAME bench.example" = {{ action = "FORWARD", to_addr = "127.0.0.1:{backends[kind]}" }}',
                   'CATCHALL = { action = "DEMUX" }']
     return started_passthru(tmp, label, lines, ports)
+
+
+NODE_MODULES = ROOT / "tests/integration/mproxy/node_modules"  # proxy-packer, pinned there for the tests too
+
+
+def proxy_packer_node(tmp, backends, label="proxy-packer-node"):
+    """A tunnel endpoint written with proxy-packer on Node (tools/bench/proxy_packer_endpoint.js),
+    one process, a listener per backend."""
+    if not (NODE_MODULES / "proxy-packer").is_dir():
+        raise RuntimeError(f"{NODE_MODULES / 'proxy-packer'} is missing: run tools/setup.sh")
+    ports = {k: free_port() for k in backends}
+    p = start(["node", ROOT / "tools/bench/proxy_packer_endpoint.js", *(f"{ports[k]}={backends[k]}" for k in ports)],
+              env={**os.environ, "NODE_PATH": str(NODE_MODULES)})
+    for port in ports.values():
+        wait_listening(port)
+    return Proxy(label, p, ports)
 
 
 def haproxy(tmp, backends):
@@ -274,6 +295,9 @@ def main():
     parser.add_argument("--only", default="",
                         help="comma-separated rows to measure (with passthru, floor and haproxy, the bases of the "
                              "ratios), connection rate and CPU only: e.g. --only passthru-info,nginx")
+    parser.add_argument("--tunnel-only", action="store_true",
+                        help="measure only the tunnels against passthru's plain relays and the proxy-packer endpoint, "
+                             "and replace only that section of --out")
     parser.add_argument("--out", default=str(ROOT / "tools/bench/results.md"))
     args = parser.parse_args()
     if args.quick:
@@ -325,13 +349,19 @@ def main():
         unknown = wanted - set(rows)
         if unknown:
             parser.error(f"--only: no row named {', '.join(sorted(unknown))}; rows: {', '.join(rows)}")
-        proxies = [make() for name, make in rows.items() if name in wanted]
+        proxies = [] if args.tunnel_only else [make() for name, make in rows.items() if name in wanted]
         args.cpu_only = args.cpu_only or bool(args.only)
-        streamed = [] if args.cpu_only else [p for p in proxies if "push" in p.ports] + [passthru_tunnel(tmp, shared)]
-        rules = [] if args.cpu_only else [passthru(tmp, backends(), label="passthru-1-rule"),
+        streamed = [] if args.cpu_only else [p for p in proxies if "push" in p.ports]
+        # The tunnel section: passthru's plain relays (those above in a full run), its DEMUX, proxy-packer's.
+        tunnels = [] if args.cpu_only or args.memory_only else [
+            next((p for p in proxies if p.name == "passthru"), None) or passthru(tmp, backends()),
+            passthru_tunnel(tmp, backends()), proxy_packer_node(tmp, backends())]
+        rules = [] if args.cpu_only or args.tunnel_only else [passthru(tmp, backends(), label="passthru-1-rule"),
                                           passthru(tmp, backends(), extra_rules=100_000, label="passthru-100k-rules")]
         rate = {(p.name, h): [] for p in proxies + rules for h in HELLOS}
         stream = {(p.name, d, n): [] for p in streamed for d in ("push", "pull") for n in (1, 8)}
+        tunnel_rate = {p.name: [] for p in tunnels}
+        tunnel_stream = {(p.name, d, n): [] for p in tunnels for d in ("push", "pull") for n in (1, 8)}
         for r in range(0 if args.memory_only else args.rounds):
             print(f"round {r + 1}/{args.rounds}", file=sys.stderr)
             for hello_name, hello in HELLOS.items():
@@ -346,13 +376,23 @@ def main():
             for p in rotated(streamed, r):
                 for direction in ("push", "pull"):
                     for n in (1, 8):
-                        if p.name == "passthru-tunnel":  # n streams in one tunnel connection
-                            result = loadgen(f"tunnel-{direction}", "--target", f"127.0.0.1:{p.ports[direction]}",
-                                             "--hello", HELLOS["small"], "--streams", n, "--seconds", args.seconds)
-                        else:
-                            result = loadgen(direction, "--target", f"127.0.0.1:{p.ports[direction]}",
-                                             "--hello", HELLOS["small"], "--connections", n, "--seconds", args.seconds)
+                        result = loadgen(direction, "--target", f"127.0.0.1:{p.ports[direction]}",
+                                         "--hello", HELLOS["small"], "--connections", n, "--seconds", args.seconds)
                         stream[(p.name, direction, n)].append(result["gbit_per_s"])
+            for p in rotated(tunnels, r):
+                tunneled = p.name != "passthru"  # the others carry their streams in one tunnel connection
+                before = cpu_seconds(p.process.pid)
+                result = loadgen("tunnel-rate" if tunneled else "rate", "--target", f"127.0.0.1:{p.ports['rate']}",
+                                 "--hello", HELLOS["small"], "--concurrency", args.concurrency,
+                                 "--seconds", args.seconds, *(() if tunneled else ("--every-port", "yes")))
+                result["cpu_us"] = (cpu_seconds(p.process.pid) - before) * 1e6 / max(1, result["connections"])
+                tunnel_rate[p.name].append(result)
+                for direction in ("push", "pull"):
+                    for n in (1, 8):
+                        mode, count = (f"tunnel-{direction}", "--streams") if tunneled else (direction, "--connections")
+                        result = loadgen(mode, "--target", f"127.0.0.1:{p.ports[direction]}", "--hello",
+                                         HELLOS["small"], count, n, "--seconds", args.seconds)
+                        tunnel_stream[(p.name, direction, n)].append(result["gbit_per_s"])
         memory = {}
         if not args.quick and not args.cpu_only:
             # sslh-select's select() cannot hold 9,000 descriptors; the floor keeps no accounts.
@@ -376,7 +416,7 @@ def main():
     lines = [f"Measured {time.strftime('%Y-%m-%d')} on this machine: {os.cpu_count()} cores, load generator, proxy and "
              f"backend sharing them; {args.rounds} interleaved rounds of {args.seconds:g} s, {args.concurrency} "
              "concurrent clients; median (min–max).", ""]
-    for hello_name in [] if args.memory_only else HELLOS:
+    for hello_name in [] if args.memory_only or args.tunnel_only else HELLOS:
         lines += [f"**Connection rate, {hello_name} ClientHello ({HELLOS[hello_name].stat().st_size} bytes)**", "",
                   "| proxy | connections/s | vs HAProxy | p50 µs | p99 µs | proxy CPU µs/conn | CPU vs floor | errors |",
                   "|---|---|---|---|---|---|---|---|"]
@@ -389,7 +429,7 @@ def main():
                          f"{med(key, 'rate') / base:.2f}× | {med(key, 'p50_us'):,.0f} | {med(key, 'p99_us'):,.0f} | "
                          f"{med(key, 'cpu_us'):.0f} | {vs_floor} | {sum(x['errors'] for x in rate[key])} |")
         lines.append("")
-    if not args.memory_only:
+    if not args.memory_only and not args.tunnel_only:
         def cpu_ratio(label, base):
             """The row's CPU per connection over the base's, taken round by round (the two measured
             minutes apart at most, under the same load from elsewhere): median (min–max)."""
@@ -405,18 +445,14 @@ def main():
             ("passthru-metrics", "metrics endpoint on and scraped every second"), ("floor", "the floor proxy"),
             ("nginx", "nginx"), ("haproxy", "HAProxy")) if label in measured]
         lines.append("")
-    lines += [] if args.memory_only or args.cpu_only else ["**Throughput, Gbit/s**", "",
+    lines += [] if args.memory_only or args.cpu_only or args.tunnel_only else ["**Throughput, Gbit/s**", "",
                                           "| proxy | 1 conn up | 1 conn down | 8 conns up | 8 conns down |", "|---|---|---|---|---|"]
     for p in [] if args.memory_only or args.cpu_only else streamed:
         cells = [median_range(stream[(p.name, d, n)], lambda v: f"{v:.2f}") for n in (1, 8) for d in ("push", "pull")]
         lines.append(f"| {p.name} | {cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} |")
-    if not args.memory_only and not args.cpu_only:
-        ratios = [statistics.median(stream[("passthru-tunnel", d, n)]) / statistics.median(stream[("passthru", d, n)])
-                  for n in (1, 8) for d in ("push", "pull")]
-        lines += ["", "passthru-tunnel carries its 1 or 8 streams in one M-PROXY tunnel connection; against passthru's "
-                  f"plain relays (1 or 8 connections): {ratios[0]:.2f}× and {ratios[1]:.2f}× with 1 stream up and "
-                  f"down, {ratios[2]:.2f}× and {ratios[3]:.2f}× with 8."]
     lines.append("")
+    section = tunnel_section(args, tunnels, tunnel_rate, tunnel_stream) if tunnels else []
+    lines += section
     if memory:
         lines += ["**Memory per idle forwarded connection (9,000 held)**", "", "| proxy | bytes/conn | vs HAProxy |",
                   "|---|---|---|"]
@@ -425,7 +461,56 @@ def main():
         lines.append("")
     table = "\n".join(lines)
     print(table)
-    Path(args.out).write_text(table + "\n")
+    if args.tunnel_only:
+        table = with_section(Path(args.out).read_text() if Path(args.out).exists() else "", "\n".join(section))
+    Path(args.out).write_text(table.rstrip("\n") + "\n")
+
+
+TUNNEL_HEADING = "**Tunnels: one M-PROXY tunnel against plain relays and a proxy-packer endpoint**"
+
+
+def tunnel_section(args, tunnels, rate, stream):
+    """The tunnel rows and their ratios, as Markdown lines ending with a blank one."""
+    def med(name, field):
+        return statistics.median(x[field] for x in rate[name])
+
+    def gbit(name, d, n):
+        return statistics.median(stream[(name, d, n)])
+
+    lines = [TUNNEL_HEADING, "",
+             f"Measured {time.strftime('%Y-%m-%d')}: {args.rounds} interleaved rounds of {args.seconds:g} s; "
+             f"{args.concurrency} streams (or connections) in flight for the rate; median (min–max). "
+             "passthru's plain relays carry N connections where the tunnels carry N streams in one connection; "
+             "proxy-packer-node is tools/bench/proxy_packer_endpoint.js, one Node process.", "",
+             "| endpoint | new streams/s | p50 µs | p99 µs | CPU µs/stream | errors | 1 up Gbit/s | 1 down | 8 up | 8 down |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for p in tunnels:
+        cells = [median_range(stream[(p.name, d, n)], lambda v: f"{v:.2f}") for n in (1, 8) for d in ("push", "pull")]
+        label = "passthru (plain relays: connections/s)" if p.name == "passthru" else p.name
+        lines.append(f"| {label} | {median_range([x['rate'] for x in rate[p.name]], lambda v: f'{v:,.0f}')} | "
+                     f"{med(p.name, 'p50_us'):,.0f} | {med(p.name, 'p99_us'):,.0f} | {med(p.name, 'cpu_us'):.0f} | "
+                     f"{sum(x['errors'] for x in rate[p.name])} | {' | '.join(cells)} |")
+
+    def ratios(name, base):
+        shape = [(8, "push", "8 streams up"), (8, "pull", "8 down"), (1, "push", "1 up"), (1, "pull", "1 down")]
+        return (", ".join(f"{gbit(name, d, n) / gbit(base, d, n):.2f}× {what}" for n, d, what in shape) +
+                f"; new streams/s {med(name, 'rate') / med(base, 'rate'):.2f}×")
+    lines += ["", f"passthru-tunnel against passthru's plain relays (goal: at least 0.7× the throughput): "
+              f"{ratios('passthru-tunnel', 'passthru')} (against new connections/s).",
+              "", f"passthru-tunnel against proxy-packer-node (goal: at least 5×): "
+              f"{ratios('passthru-tunnel', 'proxy-packer-node')}.", ""]
+    return lines
+
+
+def with_section(text, section):
+    """`text` with its tunnel section (from its heading to the next bold heading) replaced by
+    `section`, or with `section` added at its end."""
+    lines = text.splitlines()
+    if TUNNEL_HEADING not in lines:
+        return text.rstrip("\n") + ("\n\n" if text else "") + section
+    at = lines.index(TUNNEL_HEADING)
+    end = next((i for i in range(at + 1, len(lines)) if lines[i].startswith("**")), len(lines))
+    return "\n".join(lines[:at] + section.rstrip("\n").split("\n") + [""] + lines[end:])
 
 
 if __name__ == "__main__":

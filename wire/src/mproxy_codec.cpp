@@ -188,6 +188,7 @@ bool Decoder::step(std::string_view& bytes) {
         error_ = "an empty header";
         return false;
       }
+      last_header_ = want_;
       collected_.clear();
       state_ = State::Header;
       return true;

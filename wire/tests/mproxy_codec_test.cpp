@@ -160,3 +160,20 @@ TEST_CASE("only a data message's body is offered to bypass the decoder") {
   REQUIRE(decoder.feed(std::string_view(control).substr(0, control.size() - 1), [](Message&&) {}));
   CHECK(decoder.data_body_in_progress() == nullptr);
 }
+
+TEST_CASE("header_left counts to a header's end exactly, and guesses the next header from the last") {
+  std::string body(100, 'b');
+  std::string data = packed(Kind::Data, kClient, body);
+  std::size_t header = data.size() - body.size() - 2;
+  Decoder decoder;
+  auto ignore = [](Message&&) {};
+  CHECK(decoder.header_left() == 2 + kMaxHeader);  // nothing read yet: the longest a header may be
+  REQUIRE(decoder.feed(std::string_view(data).substr(0, 1), ignore));
+  CHECK(decoder.header_left() == 1 + kMaxHeader);  // the version byte only
+  REQUIRE(decoder.feed(std::string_view(data).substr(1, 11), ignore));
+  CHECK(decoder.header_left() == header - 10);  // within the header: exact
+  REQUIRE(decoder.feed(std::string_view(data).substr(12, header - 10), ignore));
+  CHECK(decoder.header_left() == 0);  // the body comes next
+  REQUIRE(decoder.feed(std::string_view(data).substr(2 + header), ignore));
+  CHECK(decoder.header_left() == 2 + header);  // the next header guessed as long as this one
+}

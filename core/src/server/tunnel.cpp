@@ -21,10 +21,10 @@ constexpr int kReadsPerTurn = 4;                  // then let other connections 
 constexpr int kPartsPerWrite = 16;                // messages given to one writev
 // A data body with at least this much still to come is spliced from the client to its backend;
 // a shorter one is read with the messages around it, which one read(2) takes in at once.
+// While bodies come in bulk, a read between messages takes the header and no more (its length
+// guessed from the last header's, exact once begun), so that its whole body is spliced: a body's
+// first bytes read with the header would cost a write(2) of their own, and a small TCP segment.
 constexpr std::size_t kSpliceBodyAtLeast = 16 * 1024;
-// While bodies come in bulk, a read between messages takes no more than a header can be (the
-// version byte, the length byte, 255 bytes of header), so that the body after it is spliced.
-constexpr std::size_t kHeaderAtMost = 2 + passthru::mproxy::kMaxHeader;
 
 }  // namespace
 
@@ -72,7 +72,8 @@ void Tunnel::read_available() {
     if (finished_ || closing_ || holds_ > 0 || !client_.may_read()) return;
     if (splice_body()) continue;
     char* buffer = pool.take();
-    std::size_t size = bulk_bodies_ && decoder_.idle() ? kHeaderAtMost : pool.buffer_size();
+    std::size_t header_left = decoder_.header_left();
+    std::size_t size = bulk_bodies_ && header_left > 0 ? header_left : pool.buffer_size();
     ssize_t n = client_.read(buffer, size);
     if (n > 0) received({buffer, static_cast<std::size_t>(n)});
     pool.give(buffer);

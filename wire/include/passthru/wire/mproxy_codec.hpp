@@ -102,6 +102,19 @@ class Decoder {
   void skip_body(std::size_t n) noexcept;
   /// Whether it is between messages (nothing half-read).
   [[nodiscard]] bool idle() const noexcept { return state_ == State::Version && !ready_; }
+  /// How many bytes there are to the end of the next header, so that a read of no more takes no
+  /// byte of the body after it: exact within a header; before one (between messages, or after its
+  /// version byte), its version and length bytes and a header as long as the last one was (the
+  /// longest allowed before the first). 0 within a body.
+  [[nodiscard]] std::size_t header_left() const noexcept {
+    switch (state_) {
+      case State::Version: return ready_ ? 0 : 2 + last_header_;
+      case State::Length: return 1 + last_header_;
+      case State::Header: return want_ - collected_.size();
+      case State::Body: return 0;
+    }
+    return 0;
+  }
 
  private:
   enum class State : std::uint8_t { Version, Length, Header, Body };
@@ -112,6 +125,7 @@ class Decoder {
   std::size_t max_body_;
   State state_ = State::Version;
   std::size_t want_ = 0;
+  std::size_t last_header_ = kMaxHeader;  ///< the length of the last header begun
   std::string collected_;
   Message current_;
   bool ready_ = false;
