@@ -63,8 +63,8 @@ void Connection::on_decided(const Decision& decision) {
       if (decision.action->reject != RejectStyle::Close) {  // refuse() takes the client and closes it
         ConnBuf sniffed = sniffer_.take_bytes();
         passthru::sdk::ByteSpan bytes = sniffed.bytes();
-        refuse(sniffer_.take_client(), *decision.action, bytes.subspan(std::min<std::size_t>(unwrapped.offset, bytes.size())),
-               decision.facts);
+        refused_bytes_ = refuse(sniffer_.take_client(), *decision.action,
+                                bytes.subspan(std::min<std::size_t>(unwrapped.offset, bytes.size())), decision.facts);
       }
       end(CloseReason::Rejected, 0);
       return;
@@ -256,7 +256,7 @@ void Connection::on_released() {
     rules_->metrics.counters.tunnels_closed.add();
   } else if (!muxed_) {
     record_.bytes_up = forwarder_.bytes_up();
-    record_.bytes_down = forwarder_.bytes_down();
+    record_.bytes_down = forwarder_.bytes_down() + refused_bytes_;
   }
   if (holds_backend_) record_.decision.action->pool->released(backend_);
   worker_.access_log().write(record_);

@@ -107,6 +107,7 @@ class Connection final : private Lifeline::Owner, private Sniffer::Owner, privat
   std::unique_ptr<TlsBridge> tls_;  ///< DEMUX with tls_cert: decrypts the tunnel's link
   TunnelLink* link_ = nullptr;     ///< MUX: the link it waits for, or is carried by
   TunnelStream* mux_ = nullptr;    ///< MUX: its stream, until the stream says it ended
+  std::size_t refused_bytes_ = 0;  ///< REJECT with an answer: the alert or response the client was sent
   bool muxed_ = false;             ///< MUX: the bytes are the stream's, recorded when it ended
   Endpoint bypass_to_;             ///< MUX to a destination its tunnel's bypass lists: connected directly
   std::unique_ptr<Endpoint> named_target_;  ///< a name-built to_addr: the client's name and the rule's port

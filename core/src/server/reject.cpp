@@ -58,18 +58,19 @@ std::string refusal_bytes(const Action& action, passthru::sdk::ByteSpan first_by
   return {};
 }
 
-void refuse(Socket client, const Action& action, passthru::sdk::ByteSpan first_bytes, const FactList& facts) noexcept {
+std::size_t refuse(Socket client, const Action& action, passthru::sdk::ByteSpan first_bytes, const FactList& facts) noexcept {
   if (action.reject == RejectStyle::Reset) {
     client.close(true);
-    return;
+    return 0;
   }
   std::string bytes;
   try {
     bytes = refusal_bytes(action, first_bytes, facts);
   } catch (...) {  // out of memory: a plain close then
   }
+  ssize_t written = 0;
   if (!bytes.empty()) {
-    (void)client.write(bytes.data(), bytes.size());  // a peer gone already: nothing to tell it
+    written = client.write(bytes.data(), bytes.size());  // a peer gone already: nothing to tell it
     // Take what the client sent meanwhile, so that the close sends a FIN after the answer, not a
     // RST that could make the client drop the answer unread.
     char sink[4096];
@@ -78,6 +79,7 @@ void refuse(Socket client, const Action& action, passthru::sdk::ByteSpan first_b
     (void)client.shut_write();
   }
   client.close();
+  return written > 0 ? static_cast<std::size_t>(written) : 0;
 }
 
 }  // namespace passthru::core

@@ -7,6 +7,7 @@
 // client's socket and closes it.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "../config/config.hpp"
@@ -20,7 +21,8 @@ namespace passthru::core {
 /// `first_bytes` is what the client sent (a TLS record's header gives its version).
 std::string refusal_bytes(const Action& action, passthru::sdk::ByteSpan first_bytes, const FactList& facts);
 
-/// Refuses the client as `action` says, and closes its socket.
-void refuse(Socket client, const Action& action, passthru::sdk::ByteSpan first_bytes, const FactList& facts) noexcept;
+/// Refuses the client as `action` says, and closes its socket. Returns the bytes the client was
+/// sent (its bytes_down).
+std::size_t refuse(Socket client, const Action& action, passthru::sdk::ByteSpan first_bytes, const FactList& facts) noexcept;
 
 }  // namespace passthru::core

@@ -103,9 +103,13 @@ class RejectStyles(unittest.TestCase):
         self.assertRegex(r.stdout, r"^HTTP/1.1 403 Forbidden\r\n")
         self.assertTrue(r.stdout.endswith("403 Forbidden\n"), r.stdout)
 
-    def test_each_refusal_is_logged_as_rejected(self):
+    def test_each_refusal_is_logged_as_rejected_with_the_bytes_of_its_answer(self):
         outcome(self.proxy.port, client_hello("alert.example.com"))
-        self.proxy.wait_log(r"sni=alert\.example\.com .*action=REJECT .*end=rejected", 5)
+        self.proxy.wait_log(r"sni=alert\.example\.com .*action=REJECT .*bytes_down=7 .*end=rejected", 5)  # one alert record
+        self.assertEqual(curl(self.proxy.port, "forbidden.example").returncode, 0)
+        response = len("HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 14\r\n"
+                       "Connection: close\r\n\r\n403 Forbidden\n")
+        self.proxy.wait_log(rf"host=forbidden\.example .*action=REJECT .*bytes_down={response} .*end=rejected", 5)
 
 
 if __name__ == "__main__":
