@@ -21,7 +21,7 @@ CXX=clang++ tools/build.sh build-fuzz -DPASSTHRU_FUZZ=ON -DPASSTHRU_TESTS=OFF
 for target in build-fuzz/*_fuzz; do
   name=$(basename "$target" _fuzz)
   corpus="plugins/$name/fuzz/corpus"
-  [ -d "$corpus" ] || corpus="core/fuzz/$name/corpus"  # a parser of the core's own (json_config)
+  [ -d "$corpus" ] || corpus="core/fuzz/$name/corpus"  # a parser of the core's own (json_config, tunnel_auth, destinations)
   scratch=$(mktemp -d)  # new corpus entries stay out of the source tree
   "$target" -max_total_time="${FUZZ_SECONDS:-30}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     "$scratch" "$corpus" 2>&1 | tail -n 12

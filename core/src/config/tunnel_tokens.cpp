@@ -51,8 +51,12 @@ const TokenGrant* TunnelTokens::find(std::string_view token) const noexcept {
 std::optional<TunnelTokens> read_tokens_file(const std::filesystem::path& path, std::string& error) {
   auto text = read_whole(path, error);
   if (!text) return std::nullopt;
+  return parse_tokens(*text, path.string(), error);
+}
+
+std::optional<TunnelTokens> parse_tokens(std::string_view text, const std::string& origin, std::string& error) {
   TunnelTokens tokens;
-  std::istringstream lines(*text);
+  std::istringstream lines{std::string(text)};
   std::string line;
   for (int number = 1; std::getline(lines, line); ++number) {
     if (auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
@@ -60,7 +64,7 @@ std::optional<TunnelTokens> read_tokens_file(const std::filesystem::path& path, 
     TokenGrant grant;
     if (!(words >> grant.token)) continue;  // blank
     if (!is_token_text(grant.token) || !(words >> grant.tunnel)) {
-      error = path.string() + " line " + std::to_string(number) +
+      error = origin + " line " + std::to_string(number) +
               ": a grant is TOKEN TUNNEL [NAME ...], the token 16 to 256 printable characters without quotes or backslashes";
       return std::nullopt;
     }
@@ -68,7 +72,7 @@ std::optional<TunnelTokens> read_tokens_file(const std::filesystem::path& path, 
     tokens.grants.push_back(std::move(grant));
   }
   if (tokens.grants.empty()) {
-    error = path.string() + " holds no token";
+    error = origin + " holds no token";
     return std::nullopt;
   }
   return tokens;

@@ -34,6 +34,9 @@ bool is_token_text(std::string_view token) noexcept;
 /// Reads a tokens file; nullopt with `error` set ("line N: ..." or why it cannot be read).
 std::optional<TunnelTokens> read_tokens_file(const std::filesystem::path& path, std::string& error);
 
+/// Reads a tokens file's text; `origin` names it in `error` ("ORIGIN line N: ...").
+std::optional<TunnelTokens> parse_tokens(std::string_view text, const std::string& origin, std::string& error);
+
 /// Reads a token file (one token; surrounding whitespace ignored); nullopt with `error` set.
 std::optional<std::string> read_token_file(const std::filesystem::path& path, std::string& error);
 

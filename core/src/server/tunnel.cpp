@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <vector>
 
+#include "tunnel_auth.hpp"
 #include "tunnel_stream.hpp"
 #include "worker.hpp"
 
@@ -133,34 +134,15 @@ void Tunnel::received(std::string_view bytes) {
   }
 }
 
-namespace {
-/// The value of the JSON string member `"key":"..."` in `body`, or "" (no escapes are read:
-/// tokens and tunnel names hold neither quotes nor backslashes).
-std::string_view string_member(std::string_view body, std::string_view key) {
-  std::string quoted = "\"" + std::string(key) + "\"";
-  std::size_t at = body.find(quoted);
-  if (at == std::string_view::npos) return {};
-  at += quoted.size();
-  auto skip_blanks = [&] {
-    while (at < body.size() && (body[at] == ' ' || body[at] == '\t' || body[at] == '\n' || body[at] == '\r')) ++at;
-  };
-  skip_blanks();
-  if (at >= body.size() || body[at++] != ':') return {};
-  skip_blanks();
-  if (at >= body.size() || body[at++] != '"') return {};
-  std::size_t end = body.find('"', at);
-  return end == std::string_view::npos ? std::string_view() : body.substr(at, end - at);
-}
-}  // namespace
-
 void Tunnel::authenticate(const passthru::mproxy::Message& m) {
   // [id,"auth",{"tunnel":"NAME","token":"TOKEN"}] (what TunnelLink sends), first.
-  if (m.kind != Kind::Control || m.body.find("\"auth\"") == std::string::npos) {
+  auto request = m.kind == Kind::Control ? read_auth_request(m.body) : std::nullopt;
+  if (!request) {
     refuse("the first message did not authenticate");
     return;
   }
-  const TokenGrant* grant = demux_.tokens->find(string_member(m.body, "token"));
-  if (!grant || grant->tunnel != string_member(m.body, "tunnel")) {
+  const TokenGrant* grant = demux_.tokens->find(request->token);
+  if (!grant || grant->tunnel != request->tunnel) {
     refuse("a token not granted for this tunnel");
     return;
   }
