@@ -57,7 +57,16 @@ void TomlFromJson::comment(std::string_view text) {
   for (;;) {
     auto end = text.find('\n');
     put("# ");
-    put(text.substr(0, end));
+    // A note may quote a key of the file; TOML allows no control character but tab in a comment.
+    for (char c : text.substr(0, end)) {
+      auto byte = static_cast<unsigned char>(c);
+      if ((byte < 0x20 && c != '\t') || byte == 0x7F) {
+        static constexpr char kHex[] = "0123456789ABCDEF";
+        put(std::string{'\\', 'x', kHex[byte >> 4], kHex[byte & 0xF]});
+      } else {
+        put(std::string_view(&c, 1));
+      }
+    }
     put("\n");
     if (end == std::string_view::npos) return;
     text.remove_prefix(end + 1);
