@@ -91,6 +91,7 @@ TEST_CASE("each syntax error is told at its line and column") {
   CHECK(error_of("[1.]").message.find("after '.'") != std::string::npos);
   CHECK(error_of("[99999999999999999999]").message.find("64 bits") != std::string::npos);
   CHECK(error_of("[1e999]").message.find("too large") != std::string::npos);
+  CHECK(error_of("[1." + std::string(70, '4') + "]").message == "a number of more than 64 characters");
   CHECK(error_of("[\"a\nb\"]").message.find("control character") != std::string::npos);
   CHECK(error_of("[\"\\x\"]").message == "unknown escape '\\x'");
   CHECK(error_of("[\"\\ud83d\"]").message.find("low surrogate") != std::string::npos);

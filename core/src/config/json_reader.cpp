@@ -134,6 +134,8 @@ class Reader {
     }
   }
 
+  static constexpr std::size_t kMaxNumberLength = 64;
+
   /// RFC 8259 §6: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?, which TOML reads alike.
   bool number(JsonValue& out) {
     out.kind = JsonValue::Kind::Number;
@@ -163,6 +165,9 @@ class Reader {
       out.is_integer = false;
     }
     out.text = std::string(text_.substr(start, pos_ - start));
+    // TOML readers cap a number's digits (toml++: 128); no value in a config needs a tenth of that.
+    if (out.text.size() > kMaxNumberLength)
+      return fail(out.where, "a number of more than " + std::to_string(kMaxNumberLength) + " characters");
     errno = 0;
     if (out.is_integer) {
       (void)std::strtoll(out.text.c_str(), nullptr, 10);
