@@ -62,7 +62,13 @@ int main(int argc, char** argv) {
   std::vector<std::string> arguments = passthru::core::go_style_arguments(argc, argv);
   std::vector<char*> go_argv;
   for (std::string& argument : arguments) go_argv.push_back(argument.data());
-  CLI11_PARSE(app, static_cast<int>(go_argv.size()), go_argv.data());
+  try {
+    app.parse(static_cast<int>(go_argv.size()), go_argv.data());
+  } catch (const CLI::ParseError& e) {
+    // --help and --version end here with 0; a misused command line exits 2, as a bad config does
+    // (CLI11's own codes, 105 and up, would read as a signal's to a shell or systemd).
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   if (explain.chosen()) return explain.run();
   if (convert.chosen()) return convert.run();
   if (workers_option->count()) overrides.workers = workers;

@@ -32,6 +32,14 @@ class CommandLine(unittest.TestCase):
         for option in ("--config", "--check", "--log-level", "--version"):
             self.assertIn(option, r.stdout)
 
+    def test_a_misused_command_line_exits_2_with_the_reason(self):
+        r = run("--no-such-option")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--no-such-option", r.stderr)
+        r = run("-c", "x.json", "-t", "soon")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("-t takes seconds", r.stderr)
+
     def test_unusable_plugins_are_named_with_the_reason(self):
         with tempfile.TemporaryDirectory() as d:
             config = Path(d) / "c.toml"
