@@ -3,17 +3,12 @@
 namespace passthru::core {
 
 namespace {
-/// The value of the JSON string member `"key":"..."` in `body`, or "".
-std::string_view string_member(std::string_view body, std::string_view key) noexcept {
-  std::size_t at = 0;
-  for (;;) {  // "key" preceded by a quote and followed by one
-    at = body.find(key, at);
-    if (at == std::string_view::npos) return {};
-    bool quoted = at > 0 && body[at - 1] == '"' && at + key.size() < body.size() && body[at + key.size()] == '"';
-    at += key.size();
-    if (quoted) break;
-  }
-  ++at;  // the closing quote
+/// The value of the JSON string member `quoted_key:"..."` in `body` (the key given with its
+/// quotes), or "".
+std::string_view string_member(std::string_view body, std::string_view quoted_key) noexcept {
+  std::size_t at = body.find(quoted_key);
+  if (at == std::string_view::npos) return {};
+  at += quoted_key.size();
   auto skip_blanks = [&] {
     while (at < body.size() && (body[at] == ' ' || body[at] == '\t' || body[at] == '\n' || body[at] == '\r')) ++at;
   };
@@ -28,7 +23,7 @@ std::string_view string_member(std::string_view body, std::string_view key) noex
 
 std::optional<AuthRequest> read_auth_request(std::string_view body) noexcept {
   if (body.find("\"auth\"") == std::string_view::npos) return std::nullopt;
-  return AuthRequest{string_member(body, "tunnel"), string_member(body, "token")};
+  return AuthRequest{string_member(body, "\"tunnel\""), string_member(body, "\"token\"")};
 }
 
 }  // namespace passthru::core
