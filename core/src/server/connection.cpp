@@ -115,8 +115,7 @@ void Connection::connect_backend(const Action& action) {
     connect_by_name(action);
     return;
   }
-  ConnectFrom from;
-  if (action.source != SourceKind::Own) from = {record_.client.get(), action.source == SourceKind::ClientPort};
+  ConnectFrom from = connect_from(action);
   if (!action.to_original) {
     connector_.connect(action.to, server_.connect_timeout_ms, from);
     return;
@@ -129,6 +128,11 @@ void Connection::connect_backend(const Action& action) {
   connector_.connect(record_.target.get(), server_.connect_timeout_ms, from);
 }
 
+ConnectFrom Connection::connect_from(const Action& action) const noexcept {
+  if (action.source == SourceKind::Own) return {};
+  return {record_.client.get(), action.source == SourceKind::ClientPort};
+}
+
 bool Connection::connect_next_backend(const Action& action) {
   BackendPool& pool = *action.pool;
   std::uint8_t next = pool.pick(record_.client.get(), uv_now(worker_.loop()), backends_tried_);
@@ -136,9 +140,7 @@ bool Connection::connect_next_backend(const Action& action) {
   backends_tried_ = static_cast<std::uint16_t>(backends_tried_ | 1u << next);
   backend_ = next;
   record_.backend = &pool.backends()[next];
-  ConnectFrom from;
-  if (action.source != SourceKind::Own) from = {record_.client.get(), action.source == SourceKind::ClientPort};
-  connector_.connect(*record_.backend, server_.connect_timeout_ms, from);
+  connector_.connect(*record_.backend, server_.connect_timeout_ms, connect_from(action));
   return true;
 }
 
