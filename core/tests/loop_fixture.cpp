@@ -58,8 +58,7 @@ LoopFixture::LoopFixture() {
   REQUIRE_MESSAGE(events_, error);
   deadline_.emplace(&loop_, lifeline_);
   uv_timer_init(&loop_, &guard_);
-  guard_.data = this;
-  uv_unref(reinterpret_cast<uv_handle_t*>(&guard_));  // it never keeps the loop alive by itself
+  guard_.data = this;  // it keeps the loop alive while it runs: wait_until's turns run its timers
 }
 
 LoopFixture::~LoopFixture() {

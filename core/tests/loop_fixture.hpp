@@ -44,23 +44,23 @@ class LoopFixture {
   /// For what happens at once on loopback: bytes, FINs and resets arrive within the call that sent them.
   template <typename Done>
   bool turn_until(Done&& done, int turns = kTurns) {
-    for (int i = 0; i < turns && !done(); ++i) uv_run(&loop_, UV_RUN_NOWAIT);
+    for (int i = 0; i < turns && !done(); ++i) events_->turn(false);
     return done();
   }
 
   /// Turns the loop `times` times without waiting: for a test that checks nothing happened.
   void turn(int times) {
-    for (int i = 0; i < times; ++i) uv_run(&loop_, UV_RUN_NOWAIT);
+    for (int i = 0; i < times; ++i) events_->turn(false);
   }
 
   /// Turns the loop, waiting each time for something to happen, until `done()`; returns done().
   /// For a timer or the thread pool. A guard timer of `guard_ms` ends the wait if nothing ever
-  /// comes (the loop's epoll set would otherwise keep it waiting for good): it bounds a failing
+  /// comes (the worker's epoll set would otherwise keep it waiting for good): it bounds a failing
   /// test, and a passing one never reaches it.
   template <typename Done>
   bool wait_until(Done&& done, std::uint64_t guard_ms = 10000) {
     start_guard(guard_ms);
-    while (!done() && !guard_fired_) uv_run(&loop_, UV_RUN_ONCE);
+    while (!done() && !guard_fired_) events_->turn(true);
     uv_timer_stop(&guard_);
     return done();
   }

@@ -118,13 +118,6 @@ void append_access_fields(std::string& out, const AccessRecord& r, LogFormat for
   if (!r.protocol_error.empty()) f.outside("protocol_error", r.protocol_error);  // it may quote the client's bytes
 }
 
-AccessLog::AccessLog(uv_loop_t* loop) {
-  uv_prepare_init(loop, &turn_);
-  turn_.data = this;
-  uv_prepare_start(&turn_, on_turn);
-  uv_unref(reinterpret_cast<uv_handle_t*>(&turn_));  // it keeps no loop running by itself
-}
-
 void AccessLog::write(const AccessRecord& record) {
   if (!spdlog::should_log(spdlog::level::info)) return;
   LogFormat format = log_format();
@@ -145,12 +138,8 @@ void AccessLog::write(const AccessRecord& record) {
 
 void AccessLog::close() {
   flush();
-  if (!open_) return;
   open_ = false;
-  uv_close(reinterpret_cast<uv_handle_t*>(&turn_), nullptr);
 }
-
-void AccessLog::on_turn(uv_prepare_t* prepare) { static_cast<AccessLog*>(prepare->data)->flush(); }
 
 void AccessLog::flush() noexcept {
   // Pieces of whole lines of at most PIPE_BUF bytes: a write that size to a pipe is never split,

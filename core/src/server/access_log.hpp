@@ -55,23 +55,22 @@ void append_access_fields(std::string& out, const AccessRecord& record, LogForma
 
 class AccessLog {
  public:
-  explicit AccessLog(uv_loop_t* loop);
+  AccessLog() = default;
   AccessLog(const AccessLog&) = delete;
   AccessLog& operator=(const AccessLog&) = delete;
 
-  /// Adds the record's line, if `info` is logged; it goes out before the loop next waits.
+  /// Adds the record's line, if `info` is logged; it goes out with flush().
   void write(const AccessRecord& record);
+  /// Writes out what is gathered: the worker calls it at the end of each turn of its loop.
+  void flush() noexcept;
   /// Writes out what is gathered, and stops (the loop is closing); later lines go out at once.
   void close();
 
  private:
-  static void on_turn(uv_prepare_t* prepare);
-  void flush() noexcept;
   /// "2026-11-29T21:20:43.371", local time as the other log lines say it.
   void append_time(std::string& out);
 
   std::string lines_;
-  uv_prepare_t turn_{};
   bool open_ = true;
   std::int64_t second_ = -1;  ///< the second `second_text_` says
   char second_text_[24] = {};

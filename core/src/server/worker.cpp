@@ -26,6 +26,9 @@ constexpr std::uint64_t kDescriptorBackoffMs = 100;
 // (each time a held connection ends); ending the episode at the first accept that worked would
 // log two lines per cycle, which is the log storm the backoff is there to prevent.
 constexpr std::uint64_t kDescriptorQuietMs = 10'000;
+// At most this many connections a listener takes in one turn, so that the connections already
+// held are served between floods of new ones.
+constexpr int kAcceptsPerTurn = 32;
 
 // Pipes take two descriptors each, which connections need too: a worker makes no more than a
 // sixteenth of the process's limit (an eighth of its descriptors); relays copy beyond that.
@@ -77,7 +80,7 @@ bool Worker::set_up(std::shared_ptr<const Config> config, std::vector<ListenerPl
   drain_over_.data = this;
   uv_timer_init(&loop_, &retired_over_);
   retired_over_.data = this;
-  access_log_ = std::make_unique<AccessLog>(&loop_);
+  access_log_ = std::make_unique<AccessLog>();
   event_set_ = EventSet::open(&loop_, error);
   if (!event_set_) return fail(error);
   for (const ListenerPlan& plan : listeners) {
@@ -107,17 +110,11 @@ bool Worker::add_listener(const std::shared_ptr<const Config>& config, const Lis
       std::make_shared<ListenerRules>(listener.id, config, *plan.server, plan.name, plan.counts, metrics_);
   uv_timer_init(&loop_, &listener.backoff);
   listener.backoff.data = &listener;
-  listener.handles_open = 1;
-  int status = uv_poll_init(&loop_, &listener.poll, listener.fd);
-  if (status < 0) {
+  if (int status = event_set_->watch_listening(listener.fd, listener); status < 0) {
     error = "cannot listen on " + plan.server->key + ": " + uv_strerror(status);
     close_listener(std::move(owned));
     return false;
   }
-  listener.poll_open = true;
-  ++listener.handles_open;
-  listener.poll.data = &listener;
-  uv_poll_start(&listener.poll, UV_READABLE, on_acceptable);
   listeners_.push_back(std::move(owned));
   return true;
 }
@@ -131,7 +128,11 @@ Worker::~Worker() {
 }
 
 void Worker::run() {
-  uv_run(&loop_, UV_RUN_DEFAULT);
+  while (!stopping_) {
+    event_set_->turn(true);
+    access_log_->flush();  // the lines of the connections that ended in this turn
+  }
+  uv_run(&loop_, UV_RUN_DEFAULT);  // until the handles stop_now closed have called back
   finished_ = true;
 }
 
@@ -176,15 +177,20 @@ void Worker::remove(Connection* connection) noexcept {
   if (draining_ && !connections_) stop_now();  // the last one finished: nothing to wait for
 }
 
-void Worker::on_acceptable(uv_poll_t* poll, int status, int) {
-  auto* listener = static_cast<Listener*>(poll->data);
-  if (status < 0) return;  // a listening socket does not fail; the next wake-up says again
-  listener->worker->accept_one(*listener);
+void Listener::on_acceptable() {
+  // One connection a turn, as nginx does by default: the listener is watched level-triggered, so
+  // one with more waiting is told again at the next turn, and no accept4 is spent on EAGAIN.
+  // Told in two turns running, though, it has a queue: then it takes what waits, until EAGAIN,
+  // which spares a turn (an epoll_wait) per connection under load, as the floor proxy does.
+  std::uint64_t turn = worker->event_set().turns();
+  bool queued = told_in_turn + 1 == turn;
+  told_in_turn = turn;
+  if (!worker->accept_one(*this) || !queued) return;
+  for (int taken = 1; taken < kAcceptsPerTurn && worker->accept_one(*this); ++taken) {
+  }
 }
 
-void Worker::accept_one(Listener& listener) {
-  // One connection a wake-up, as nginx does by default: the loop's epoll is level-triggered, so
-  // a listener with more waiting wakes it again at once, and no accept4 is spent on EAGAIN.
+bool Worker::accept_one(Listener& listener) {
   sockaddr_storage peer{};
   socklen_t length = sizeof peer;
   int fd = accept4(listener.fd, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -201,12 +207,12 @@ void Worker::accept_one(Listener& listener) {
     ConnectionLimits::Verdict verdict = limits_->admit(counts, source);
     if (verdict != ConnectionLimits::Verdict::Admitted) {
       refuse(listener, fd, verdict);
-      return;
+      return true;
     }
     if (std::uint64_t refused = limits_->admitting_again(counts, uv_now(&loop_)))
       spdlog::info("listener={} admitting connections again; {} refused meanwhile", listener.rules->name, refused);
     Connection::start(*this, listener, fd, source);
-    return;
+    return true;
   }
   int error = errno;
   if (error == EMFILE || error == ENFILE) {
@@ -217,13 +223,14 @@ void Worker::accept_one(Listener& listener) {
     if (listener.refused_for_descriptors++ == 0)
       spdlog::warn("listener={} out of descriptors ({}): accepting paused, retried every {} ms", listener.rules->name,
                    uv_err_name(-error), kDescriptorBackoffMs);
-    uv_poll_stop(&listener.poll);
+    event_set_->pause_listening(listener.fd, true);
     uv_timer_start(&listener.backoff, on_backoff_over, kDescriptorBackoffMs, 0);
-    return;
+    return false;
   }
   // EAGAIN (another worker took it), ECONNABORTED (the client gave up first), EINTR: nothing to do.
   if (error != EAGAIN && error != ECONNABORTED && error != EINTR)
     spdlog::warn("listener={} accept failed: {} ({})", listener.rules->name, uv_err_name(-error), uv_strerror(-error));
+  return false;
 }
 
 void Worker::refuse(Listener& listener, int fd, ConnectionLimits::Verdict why) {
@@ -242,7 +249,7 @@ void Worker::refuse(Listener& listener, int fd, ConnectionLimits::Verdict why) {
 
 void Worker::on_backoff_over(uv_timer_t* timer) {
   auto* listener = static_cast<Listener*>(timer->data);
-  if (!listener->worker->listeners_closed_) uv_poll_start(&listener->poll, UV_READABLE, on_acceptable);
+  if (!listener->worker->listeners_closed_) listener->worker->event_set_->pause_listening(listener->fd, false);
 }
 
 void Worker::drain(std::uint32_t timeout_ms) {
@@ -357,15 +364,12 @@ void Worker::on_retired_over(uv_timer_t* timer) {
 
 void Worker::on_drain_over(uv_timer_t* timer) { static_cast<Worker*>(timer->data)->stop_now(); }
 
-void Worker::on_listener_handle_closed(uv_handle_t* closed) {
-  auto* listener = static_cast<Listener*>(closed->data);
-  if (--listener->handles_open == 0) delete listener;
-}
+void Worker::on_listener_handle_closed(uv_handle_t* closed) { delete static_cast<Listener*>(closed->data); }
 
 void Worker::close_listener(std::unique_ptr<Listener> owned) {
-  Listener* listener = owned.release();  // freed by the last close callback
-  if (listener->poll_open) uv_close(handle(&listener->poll), on_listener_handle_closed);
+  Listener* listener = owned.release();  // freed by the backoff timer's close callback
   uv_close(handle(&listener->backoff), on_listener_handle_closed);
+  event_set_->forget(listener->fd);
   ::close(listener->fd);
 }
 

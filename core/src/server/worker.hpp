@@ -61,16 +61,16 @@ struct ListenerPlan {
   std::shared_ptr<ConnectionLimits::PerListener> counts;
 };
 
-/// One listening socket of one worker. Connections are taken with accept4(2), which gives the
-/// peer's address with the descriptor; libuv only says when the socket is readable.
-struct Listener {
+/// One listening socket of one worker, watched in the worker's EventSet. Connections are taken
+/// with accept4(2), which gives the peer's address with the descriptor.
+struct Listener final : EventSet::Acceptor {
+  void on_acceptable() override;
+
   std::uint64_t id = 0;  ///< unique in its worker
   int fd = -1;
-  uv_poll_t poll{};
-  bool poll_open = false;
-  uv_timer_t backoff{};  ///< out of descriptors: accepting waits for this
-  int handles_open = 0;  ///< poll and backoff: the Listener is freed once both have closed
+  uv_timer_t backoff{};  ///< out of descriptors: accepting waits for this; the Listener is freed when it closes
   Worker* worker = nullptr;
+  std::uint64_t told_in_turn = 0;  ///< the EventSet's turn in which it was last told of a connection
   std::shared_ptr<ListenerRules> rules;  ///< for the connections it accepts from now on
   std::uint64_t refused_for_descriptors = 0;  ///< accepts that failed for want of a descriptor, this episode
   std::uint64_t out_of_descriptors_at = 0;    ///< uv_now of the last of them
@@ -146,7 +146,6 @@ class Worker {
   void apply(Reload& reload);
   /// Closes the sockets opened for a plan that will not be applied.
   static void close_fresh(const std::vector<ListenerPlan>& listeners);
-  static void on_acceptable(uv_poll_t* poll, int status, int events);
   static void on_backoff_over(uv_timer_t* timer);
   /// What the thread that takes signals asked for, through `wake_`: reload, drain, or stop now.
   static void on_asked(uv_async_t* async);
@@ -159,7 +158,9 @@ class Worker {
   /// Closes the listening sockets if still open, every connection (end=shutdown) and every
   /// handle, so the loop returns.
   void stop_now();
-  void accept_one(Listener& listener);
+  friend struct Listener;
+  /// Takes one connection; false when there was none to take (or accepting must wait).
+  bool accept_one(Listener& listener);
   /// Closes a connection a limit does not admit, with a reset, and says so once an episode.
   void refuse(Listener& listener, int fd, ConnectionLimits::Verdict why);
 
