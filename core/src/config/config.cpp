@@ -295,23 +295,29 @@ class Loader {
     out.max_lifetime_ms = rule.max_lifetime_ms.value_or(listener.max_lifetime_ms.value_or(0));
   }
 
-  void read_server(const toml::table& table, ServerConfig& server) {
+  /// `tunnel_routes`: the tables of a [tunnels.NAME], which route only the streams its far end opens.
+  void read_server(const toml::table& table, ServerConfig& server, bool tunnel_routes = false) {
     read_server_entries(table, server);
     for (ProtocolTable& protocol : server.protocols)
       for (Action& action : protocol.actions) resolve_timeouts(server.timeout_keys, action);
     if (server.catchall) resolve_timeouts(server.timeout_keys, *server.catchall);
-    check_transparent_forwards(server);
+    check_transparent_forwards(server, tunnel_routes);
   }
 
   /// What a FORWARD's ORIGINAL and source need of their listener: ORIGINAL a transparent
-  /// listener, source a target of the family its clients have; neither goes with a DEMUX rule,
-  /// whose streams were not diverted by the kernel and have no address of their own to bind.
-  void check_transparent_forwards(const ServerConfig& server) {
+  /// listener, source a target of the family its clients have; neither goes with a DEMUX rule
+  /// or in a tunnel's tables, whose streams were not diverted by the kernel and have no address
+  /// of their own to bind.
+  void check_transparent_forwards(const ServerConfig& server, bool tunnel_routes) {
     std::vector<const Action*> actions = actions_of(server);
     bool demux = std::any_of(actions.begin(), actions.end(), [](const Action* a) { return a->kind == ActionKind::Demux; });
     for (const Action* action : actions) {
       if (action->kind != ActionKind::Forward) continue;
-      if (action->to_original && !server.transparent)
+      if (tunnel_routes && (action->to_original || action->source != SourceKind::Own))
+        error(action->to_original ? action->to_addr_at : action->source_at,
+              "a tunnel's tables route the streams its far end opens; ORIGINAL and source are for connections the "
+              "kernel diverted to passthru, not for streams inside a tunnel");
+      else if (action->to_original && !server.transparent)
         error(action->to_addr_at, "to_addr = \"ORIGINAL\" needs a transparent listener: add transparent = true to "
                                   "[servers.\"" + server.key + "\"] and TPROXY rules (README: transparent mode)");
       else if (demux && (action->to_original || action->source != SourceKind::Own))
@@ -596,6 +602,11 @@ class Loader {
           else if (list) error_at(*allow, "allow must list at least one destination");
           return std::nullopt;
         }
+        if (source) {
+          error_at(*source, "source does not go with to_addr = \"STREAM\": a stream's client is on the far side of "
+                            "its tunnel, not an address this host can connect from");
+          return std::nullopt;
+        }
         action.to_stream = true;
         action.allow = std::make_shared<const DestinationList>(std::move(*list));
         return ok ? std::optional<Action>(action) : std::nullopt;
@@ -807,7 +818,7 @@ class Loader {
         }
       }
       if (!has_connect) error_at(*key, "tunnel '" + tunnel.name + "' needs connect = \"host:port\": the far end's DEMUX listener");
-      read_server(toml::table{}, tunnel.routes);  // the routes' timeouts: the defaults
+      read_server(toml::table{}, tunnel.routes, true);  // the routes' timeouts: the defaults
       if (tunnel_tls) {
         std::string why;
         tunnel.tls = make_tls_client_context(ca_file, why);
