@@ -805,6 +805,8 @@ class Loader {
           read_option(*option, *setting, tunnel.reconnect_min_ms, 1, 3'600'000);
         } else if (name == "reconnect_max_ms") {
           read_option(*option, *setting, tunnel.reconnect_max_ms, 1, 3'600'000);
+        } else if (name == "keepalive_ms") {
+          read_option(*option, *setting, tunnel.keepalive_ms, 0, 3'600'000);
         } else if (name == "max_streams") {
           read_option(*option, *setting, tunnel.limits.max_streams, 1, 1 << 30);
         } else if (name == "max_message_bytes") {
@@ -814,7 +816,7 @@ class Loader {
         } else {
           error_at(*option, "unknown tunnel option '" + name +
                                 "'; options are connect, tls, server_name, ca_file, token_file, bypass, idle_timeout_ms, connect_timeout_ms, reconnect_min_ms, "
-                                "reconnect_max_ms, max_streams, max_message_bytes, max_stream_buffer");
+                                "reconnect_max_ms, keepalive_ms, max_streams, max_message_bytes, max_stream_buffer");
         }
       }
       if (!has_connect) error_at(*key, "tunnel '" + tunnel.name + "' needs connect = \"host:port\": the far end's DEMUX listener");

@@ -143,6 +143,9 @@ struct TunnelConfig {
   std::uint32_t connect_timeout_ms = 5000;  ///< per attempt; and how long a new stream waits for the link
   std::uint32_t reconnect_min_ms = 250;     ///< the first pause before dialling again
   std::uint32_t reconnect_max_ms = 30'000;  ///< the longest, however many attempts failed
+  /// TCP keepalive on the link: probed after this long without a byte, and lost once nothing
+  /// has come back for twice as long; 0: off. Probes go in whole seconds, rounded up.
+  std::uint32_t keepalive_ms = 30'000;
   DemuxLimits limits;                       ///< max_streams, max_message_bytes, max_stream_buffer
   std::string token;  ///< from token_file: sent in the first control message; empty: none
   TlsContext tls;     ///< tls = true: the link is TLS, verified with ca_file (or the system store)

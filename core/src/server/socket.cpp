@@ -1,11 +1,14 @@
 #include "socket.hpp"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "event_set.hpp"
@@ -91,6 +94,23 @@ ssize_t Socket::splice_from(int pipe_fd, std::size_t size) noexcept {
 }
 
 int Socket::shut_write() noexcept { return ::shutdown(fd_, SHUT_WR) == 0 ? 0 : -errno; }
+
+int Socket::keep_alive(std::uint32_t idle_ms) noexcept {
+  int idle = static_cast<int>((idle_ms + 999) / 1000);
+  int interval = std::max(1, idle / 3);
+  int probes = 3;
+  int on = 1;
+  // TCP_USER_TIMEOUT ends the connection once nothing has come back for that long, probes or
+  // data unacknowledged alike (data is not probed, only retransmitted, for about 15 minutes).
+  unsigned user_timeout = 2 * idle_ms;
+  if (setsockopt(fd_, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle) != 0 ||
+      setsockopt(fd_, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval) != 0 ||
+      setsockopt(fd_, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes) != 0 ||
+      setsockopt(fd_, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout) != 0 ||
+      setsockopt(fd_, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) != 0)
+    return -errno;
+  return 0;
+}
 
 int Socket::pending_error() const noexcept {
   int error = 0;
