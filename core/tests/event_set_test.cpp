@@ -14,19 +14,6 @@ using namespace passthru::core::testing;
 
 namespace {
 
-/// Turns that wait, at most `turns` of them, until `done()`; returns done(). A guard timer of
-/// 10 s bounds each wait when nothing comes, as LoopFixture::wait_until does.
-template <typename Done>
-bool waiting_turns(LoopFixture& fx, int turns, Done&& done) {
-  uv_timer_t guard;
-  uv_timer_init(fx.loop(), &guard);
-  uv_timer_start(&guard, [](uv_timer_t*) {}, 10000, 0);
-  for (int i = 0; i < turns && !done(); ++i) fx.events().turn(true);
-  uv_close(reinterpret_cast<uv_handle_t*>(&guard), nullptr);
-  fx.turn(1);  // its close callback
-  return done();
-}
-
 struct CountingAcceptor final : EventSet::Acceptor {
   void on_acceptable() override { ++told; }
   int told = 0;
@@ -48,7 +35,7 @@ TEST_CASE("a turn that waits wakes when a libuv timer is due, though no socket i
   uv_timer_start(&timer, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; }, 20, 0);
   // The first turn starts libuv; the second waits for the timer and runs it (a third at most,
   // should the wait return a moment early).
-  CHECK(waiting_turns(fx, 3, [&] { return fired; }));
+  CHECK(fx.wait_until([&] { return fired; }, 10000, 3));
   uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);
   CHECK(fx.close() == 0);
 }
@@ -62,7 +49,7 @@ TEST_CASE("a request from another thread wakes a turn that waits") {
   fx.turn(1);  // libuv is running: its descriptors are watched from now on
   std::thread sender([&] { uv_async_send(&request); });
   // Only libuv's own set, watched inside the worker's, can end this wait before the guard.
-  bool woke = waiting_turns(fx, 2, [&] { return heard; });
+  bool woke = fx.wait_until([&] { return heard; }, 10000, 2);
   sender.join();
   CHECK(woke);
   uv_close(reinterpret_cast<uv_handle_t*>(&request), nullptr);

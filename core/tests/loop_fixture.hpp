@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,11 +57,12 @@ class LoopFixture {
   /// Turns the loop, waiting each time for something to happen, until `done()`; returns done().
   /// For a timer or the thread pool. A guard timer of `guard_ms` ends the wait if nothing ever
   /// comes (the worker's epoll set would otherwise keep it waiting for good): it bounds a failing
-  /// test, and a passing one never reaches it.
+  /// test, and a passing one never reaches it. `turns`, when given, bounds how many waits it
+  /// takes: for a test that one wait is enough.
   template <typename Done>
-  bool wait_until(Done&& done, std::uint64_t guard_ms = 10000) {
+  bool wait_until(Done&& done, std::uint64_t guard_ms = 10000, int turns = std::numeric_limits<int>::max()) {
     start_guard(guard_ms);
-    while (!done() && !guard_fired_) events_->turn(true);
+    for (int i = 0; i < turns && !done() && !guard_fired_; ++i) events_->turn(true);
     uv_timer_stop(&guard_);
     return done();
   }
