@@ -743,6 +743,28 @@ class Loader {
         for (Action& action : protocol.actions) resolve(action);
       if (server.catchall) resolve(*server.catchall);
     }
+    mark_reverse_tunnel_listeners(config);
+  }
+
+  /// A reverse tunnel lives in the worker that accepted it: the listeners it arrives on and the
+  /// listeners whose connections go into it are served by one worker, the first.
+  static void mark_reverse_tunnel_listeners(Config& config) {
+    std::vector<std::string> reverse;  // the names MUX rules use as reverse tunnels
+    for (const ServerConfig& server : config.servers)
+      for (const Action* action : actions_of(server))
+        if (action->kind == ActionKind::Mux && action->tunnel_index == kReverseTunnel) reverse.push_back(action->tunnel);
+    if (reverse.empty()) return;
+    auto carries = [&](const Action& action) {
+      if (action.kind == ActionKind::Mux) return action.tunnel_index == kReverseTunnel;
+      if (action.kind != ActionKind::Demux || !action.tokens) return false;
+      for (const TokenGrant& grant : action.tokens->grants)
+        if (std::find(reverse.begin(), reverse.end(), grant.tunnel) != reverse.end()) return true;
+      return false;
+    };
+    for (ServerConfig& server : config.servers) {
+      auto actions = actions_of(server);
+      server.first_worker_only = std::any_of(actions.begin(), actions.end(), [&](const Action* a) { return carries(*a); });
+    }
   }
 
   /// [tunnels.NAME]: an outgoing M-PROXY tunnel that MUX rules carry connections into.

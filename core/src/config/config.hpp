@@ -129,6 +129,10 @@ struct ServerConfig {
   std::uint32_t max_connections_per_source = 0;  ///< live at once from one client address; 0: no limit
   std::vector<ProtocolTable> protocols;  ///< in the order the file lists them
   std::optional<Action> catchall;
+  /// It carries reverse tunnels: a DEMUX rule of it grants one that a MUX rule uses, or a MUX
+  /// rule of it sends connections into one. Only the first worker listens on it, so that a
+  /// tunnel registers in the loop that takes the connections routed into it.
+  bool first_worker_only = false;
 };
 
 /// An outgoing M-PROXY tunnel ([tunnels.NAME]): where it dials, and how it keeps the link.

@@ -55,12 +55,12 @@ std::uint16_t bound_port(int fd) {
                                       : ntohs(reinterpret_cast<sockaddr_in6*>(&address)->sin6_port);
 }
 
-/// One socket per worker for `server`. Port 0 is resolved by the first bind, and the other
-/// workers bind the port it got.
+/// One socket per worker for `server` (one only, the first worker's, when it carries reverse
+/// tunnels). Port 0 is resolved by the first bind, and the other workers bind the port it got.
 bool open_sockets(const Config& config, const ServerConfig& server, unsigned workers, OpenListener& out,
                   std::string& error) {
   std::uint16_t port = server.listen.port;
-  for (unsigned w = 0; w < workers; ++w) {
+  for (unsigned w = 0; w < (server.first_worker_only ? 1 : workers); ++w) {
     std::string why;
     int fd = open_listener(server.listen, port, server.transparent, why);
     if (fd < 0) {
@@ -85,8 +85,10 @@ std::optional<std::vector<OpenListener>> open_listeners(const Config& config, un
   std::vector<OpenListener> listeners;
   for (const ServerConfig& server : config.servers) {
     OpenListener& listener = listeners.emplace_back();
-    // A listener changed to or from transparent needs a socket with the other option.
-    listener.address = server.listen.to_string() + (server.transparent ? " transparent" : "");
+    // A listener changed to or from transparent needs a socket with the other option; one that
+    // comes to carry reverse tunnels, or stops, needs its sockets for one worker or for all.
+    listener.address = server.listen.to_string() + (server.transparent ? " transparent" : "") +
+                       (server.first_worker_only ? " first-worker" : "");
     auto kept = std::find_if(running.begin(), running.end(),
                              [&](const OpenListener& r) { return r.address == listener.address; });
     if (kept != running.end()) {
@@ -110,8 +112,9 @@ std::optional<std::vector<OpenListener>> open_listeners(const Config& config, un
 std::vector<ListenerPlan> plan_for(unsigned worker, const Config& config, const std::vector<OpenListener>& listeners) {
   std::vector<ListenerPlan> plan;
   for (std::size_t i = 0; i < listeners.size(); ++i)
-    plan.push_back({listeners[i].fds[worker], listeners[i].fresh, &config.servers[i], listeners[i].name,
-                    listeners[i].counts});
+    if (worker < listeners[i].fds.size())  // else served by the first worker alone
+      plan.push_back({listeners[i].fds[worker], listeners[i].fresh, &config.servers[i], listeners[i].name,
+                      listeners[i].counts});
   return plan;
 }
 

@@ -18,7 +18,7 @@ namespace passthru::core {
 struct OpenListener {
   std::string address;  ///< as configured ("127.0.0.1:0", "… transparent"): a reload keeps a listener by it
   std::string name;     ///< as bound: the real port when the config says 0
-  std::vector<int> fds;  ///< one per worker, each worker's to close
+  std::vector<int> fds;  ///< one per worker, each worker's to close; the first's only (first_worker_only)
   bool fresh = false;    ///< opened for the config being started, not kept from the one before
   std::shared_ptr<ConnectionLimits::PerListener> counts;
 };
@@ -29,7 +29,7 @@ struct OpenListener {
 std::optional<std::vector<OpenListener>> open_listeners(const Config& config, unsigned workers,
                                                         const std::vector<OpenListener>& running, std::string& error);
 
-/// What worker `worker` is handed: its socket of each listener, with the listener's config.
+/// What worker `worker` is handed: its socket of each listener it serves, with the listener's config.
 std::vector<ListenerPlan> plan_for(unsigned worker, const Config& config, const std::vector<OpenListener>& listeners);
 
 }  // namespace passthru::core

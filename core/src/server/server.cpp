@@ -200,7 +200,8 @@ bool Server::start(rlim_t files) {
       std::fprintf(stderr, "passthru: cannot start worker %u of %u: %s (open-files limit: %llu)\n", w + 1,
                    workers_count_, error.c_str(), static_cast<unsigned long long>(files));
       for (unsigned later = w + 1; later < workers_count_; ++later)
-        for (const OpenListener& listener : listeners_) ::close(listener.fds[later]);
+        for (const OpenListener& listener : listeners_)
+          if (later < listener.fds.size()) ::close(listener.fds[later]);
       return false;
     }
     workers_.push_back(std::move(worker));
@@ -213,7 +214,10 @@ bool Server::start(rlim_t files) {
 
 void Server::say_listening(const std::vector<OpenListener>& listeners) const {
   for (const OpenListener& listener : listeners)
-    if (listener.fresh)
+    if (listener.fresh && listener.fds.size() < workers_count_)
+      std::printf("passthru: listening on %s (the first worker alone: it carries reverse tunnels)\n",
+                  listener.name.c_str());
+    else if (listener.fresh)
       std::printf("passthru: listening on %s (%u workers)\n", listener.name.c_str(), workers_count_);
   std::fflush(stdout);
 }

@@ -79,9 +79,8 @@ class Reverse(unittest.TestCase):
         cls.fallback.close()
         cls.dir.cleanup()
 
-    def outer(self, port):
-        # A tunnel registers in the worker that accepted it: one worker (README).
-        return Passthru(outer_config(port, Path(self.dir.name) / "tokens", self.fallback.port), workers=1)
+    def outer(self, port, workers=2):
+        return Passthru(outer_config(port, Path(self.dir.name) / "tokens", self.fallback.port), workers=workers)
 
     def inner(self, port, token="token", tls=True):
         return Passthru(inner_config(port, Path(self.dir.name) / token, self.backend.port, tls), workers=1)
@@ -116,6 +115,20 @@ class Reverse(unittest.TestCase):
                 again.wait_log(r"tunnel=home authenticated from 127\.0\.0\.1:\d+ and registered")
                 self.assertEqual(s_client(port, "app.test", extra=verify), "app.test")
                 again.wait_log(r"action=MUX target=tunnel:home [^\n]*end=done")
+
+    def test_with_two_workers_every_client_reaches_the_tunnel_whichever_worker_it_registered_in(self):
+        # The tunnel lives in one worker; the kernel spreads connections over every worker that
+        # listens. The listener that carries the tunnel is the first worker's alone, so no client
+        # lands in a worker that has no tunnel (which would fall back: fallback=no_tunnel).
+        port = free_port()
+        with self.outer(port, workers=2) as outer, self.inner(port) as inner:
+            outer.wait_log(r"tunnel=home authenticated from 127\.0\.0\.1:\d+ and registered")
+            clients = 24
+            for _ in range(clients):
+                self.assertEqual(s_client(port, "app.test"), "app.test", outer.log()[-1500:])
+            wait_until(lambda: outer.log().count("target=tunnel:home") == clients, 5, "every client's line")
+            self.assertNotIn("fallback=no_tunnel", outer.log())
+            wait_until(lambda: inner.log().count("listener=tunnel:home") == clients, 5, "every stream's line")
 
     def test_without_a_tunnel_up_or_with_a_wrong_token_the_outers_catchall_applies(self):
         port = free_port()
