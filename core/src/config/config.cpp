@@ -32,6 +32,15 @@ constexpr std::int64_t kMaxConnections = 1 << 24;
 /// to_addr's word for a transparent connection's original destination.
 constexpr std::string_view kOriginal = "ORIGINAL";
 
+/// "original" or "Original:8443": ORIGINAL meant, in the wrong case (a host name would not
+/// resolve to the original destination).
+bool is_original_in_other_case(std::string_view text) {
+  std::string_view host = text.substr(0, text.find(':'));
+  return host.size() == kOriginal.size() && host != kOriginal &&
+         std::equal(host.begin(), host.end(), kOriginal.begin(),
+                    [](char a, char b) { return std::toupper(static_cast<unsigned char>(a)) == b; });
+}
+
 SourcePosition toml_position(const toml::source_region& region) {
   return {static_cast<std::uint32_t>(region.begin.line), static_cast<std::uint32_t>(region.begin.column)};
 }
@@ -620,6 +629,10 @@ class Loader {
                       : *text == kOriginal ? std::optional<Endpoint>(Endpoint{std::string(kOriginal)})
                                            : parse_endpoint(*text, true, PortRule::NonZero, why);
       if (!text) why = "to_addr must be a string \"host:port\" or a list of them";
+      if (text && is_original_in_other_case(*text)) {  // refused even with a port: no host is named so
+        endpoint.reset();
+        why = "'" + *text + "': the original destination is written ORIGINAL (or ORIGINAL:PORT), in capitals";
+      }
       if (!endpoint) {
         error_at(*to_addr, why);
         return std::nullopt;

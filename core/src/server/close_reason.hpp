@@ -29,6 +29,8 @@ enum class CloseReason : std::uint8_t {
   MaxLifetime,     ///< open for max_lifetime_ms
   SourceLimit,     ///< the address a PROXY header gave already had max_connections_per_source
   TunnelLost,      ///< the outgoing M-PROXY tunnel carrying this connection (MUX) was lost
+  Loop,            ///< FORWARD to ORIGINAL would connect to passthru's own listener: the client
+                   ///< reached a transparent listener directly, not through TPROXY
   Shutdown,        ///< passthru is stopping (keep it last: the metrics size their tables by it)
 };
 
@@ -54,6 +56,7 @@ constexpr const char* token(CloseReason reason) noexcept {
     case CloseReason::MaxLifetime: return "max_lifetime";
     case CloseReason::SourceLimit: return "source_limit";
     case CloseReason::TunnelLost: return "tunnel_lost";
+    case CloseReason::Loop: return "loop";
     case CloseReason::Shutdown: return "shutdown";
   }
   return "unknown";

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <random>
 #include <string>
@@ -125,7 +126,18 @@ void Connection::connect_backend(const Action& action) {
     if (record_.target.any.sa_family == AF_INET) record_.target.v4.sin_port = htons(action.to.port);
     else record_.target.v6.sin6_port = htons(action.to.port);
   }
+  if (reaches_own_listener(record_.target, listener_port())) {
+    end(CloseReason::Loop, 0);
+    return;
+  }
   connector_.connect(record_.target.get(), server_.connect_timeout_ms, from);
+}
+
+std::uint16_t Connection::listener_port() const noexcept {
+  const std::string& name = rules_->name;  // "ADDRESS:PORT", as bound
+  std::uint16_t port = 0;
+  std::from_chars(name.data() + name.rfind(':') + 1, name.data() + name.size(), port);
+  return port;
 }
 
 ConnectFrom Connection::connect_from(const Action& action) const noexcept {

@@ -78,6 +78,8 @@ class Connection final : private Lifeline::Owner, private Sniffer::Owner, privat
   /// A to_addr list: connects to the backend its balance picks among those not yet tried by
   /// this connection. False when every one has been tried.
   bool connect_next_backend(const Action& action);
+  /// The port its listener is bound to (the one it got, when the config said 0).
+  std::uint16_t listener_port() const noexcept;
   /// Where the backend connection comes from, as the rule's `source` says.
   ConnectFrom connect_from(const Action& action) const noexcept;
   /// to_addr = "{sni}:PORT" / "{host}:PORT": connects to the name the client sent, within the

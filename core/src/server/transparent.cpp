@@ -16,6 +16,18 @@ IpAddress local_address(int fd) noexcept {
   return local;
 }
 
+bool reaches_own_listener(const IpAddress& target, std::uint16_t listener_port) noexcept {
+  bool v4 = target.any.sa_family == AF_INET;
+  if (ntohs(v4 ? target.v4.sin_port : target.v6.sin6_port) != listener_port) return false;
+  int probe = socket(target.any.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (probe < 0) return false;  // cannot tell: out of descriptors, the connect will say so
+  IpAddress any_port = target;
+  (v4 ? any_port.v4.sin_port : any_port.v6.sin6_port) = 0;
+  bool own = bind(probe, any_port.get(), address_length(any_port.get())) == 0;  // else EADDRNOTAVAIL
+  ::close(probe);
+  return own;
+}
+
 int make_transparent(int fd, int family) noexcept {
   int on = 1;
   int status = family == AF_INET6 ? setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &on, sizeof on)

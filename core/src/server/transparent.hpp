@@ -18,6 +18,13 @@ namespace passthru::core {
 /// made plain: on a transparent listener, the connection's original destination.
 IpAddress local_address(int fd) noexcept;
 
+/// Whether connecting to `target` would reach a listener on this host at `listener_port`:
+/// the port is that one and the address is this host's own (a plain socket can bind it). A
+/// client that reaches a transparent listener directly, not diverted by TPROXY, has the
+/// listener itself as its original destination, and ORIGINAL would connect it to itself, again
+/// and again, until no descriptor is left.
+bool reaches_own_listener(const IpAddress& target, std::uint16_t listener_port) noexcept;
+
 /// Sets IP_TRANSPARENT (IPv4) or IPV6_TRANSPARENT (IPv6) on `fd`. Returns 0 or a negated errno
 /// (-EPERM without CAP_NET_ADMIN).
 int make_transparent(int fd, int family) noexcept;

@@ -111,6 +111,8 @@ timeout_ms = 3000
 "SNI b.example" = { action = "FORWARD", to_addr = "203.0.113.20:8443", source = "client" }
 "SNI c.example" = { action = "FORWARD", to_addr = "ORIGINAL:8443", source = "client" }
 "SNI p.example" = { action = "FORWARD", to_addr = "203.0.113.20:9000", send_proxy = "v1" }
+"SNI d.example" = { action = "FORWARD", to_addr = "203.0.113.20:7000", source = "client_port" }
+"SNI self.example" = { action = "FORWARD", to_addr = "ORIGINAL" }
 [servers."0.0.0.0:0".CATCHALL]
 CATCHALL = { action = "FORWARD", to_addr = "ORIGINAL", source = "client_port" }
 
@@ -230,10 +232,21 @@ class TransparentMode(unittest.TestCase):
     def test_a_client_on_passthru_own_host_with_client_port_ends_with_source_refused(self):
         # The same-host limitation: the client's own socket holds the address and port that
         # client_port would connect from. (Connecting to the listener directly: not diverted.)
-        local, reply = self.connect(self.topology.router, "198.51.100.1", self.passthru.ports[0], b"hello\n")
+        local, reply = self.connect(self.topology.router, "198.51.100.1", self.passthru.ports[0],
+                                    client_hello("d.example"))
         self.assertIsNotNone(local, reply)
         self.assertNotIn("peer=", reply)
-        self.log_line(re.escape(local), "rule=CATCHALL", "end=source_refused", "error=EADDRINUSE")
+        self.log_line(re.escape(local), 'rule="SNI d.example"', "end=source_refused", "error=EADDRINUSE")
+
+    def test_a_client_that_reaches_the_listener_directly_is_not_sent_to_it_again(self):
+        # Not diverted: the original destination is passthru's own listener, and ORIGINAL would
+        # connect the connection to itself, again and again, until no descriptor is left.
+        port = self.passthru.ports[0]
+        local, reply = self.connect(self.topology.client, "198.51.100.1", port, client_hello("self.example"))
+        self.assertIsNotNone(local, reply)
+        self.assertNotIn("peer=", reply)
+        self.log_line(re.escape(local), 'rule="SNI self.example"', f"dst=198.51.100.1:{port}", "end=loop")
+        self.assertEqual(self.passthru.log().count('rule="SNI self.example"'), 1)  # one connection, not a chain
 
 
 if __name__ == "__main__":
