@@ -1,8 +1,14 @@
 // Unit tests of the access log's fields, in text and in JSON: facts escaped so that no byte a
 // client or plugin gives can split the line or forge a field, an ambiguous fact as its flag, wire
-// values left out, and every JSON line a valid object.
+// values left out, and every JSON line a valid object; and of when its held lines are written.
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include "server/access_log.hpp"
 
@@ -69,4 +75,58 @@ TEST_CASE("no byte of a fact or a rule key can end a line or forge a field, in e
   CHECK(j["note"] == "x\r\nclient=192.0.2.66 end=done\"}\x01\xc3\xbf");  // the byte 0xFF as U+00FF
   CHECK(j["action"] == "REJECT");
   CHECK(j["end"] == "done");
+}
+
+namespace {
+/// What the access log writes to stderr while the test holds it: a non-blocking pipe.
+class CapturedStderr {
+ public:
+  CapturedStderr() {
+    REQUIRE(pipe2(pipe_, O_NONBLOCK | O_CLOEXEC) == 0);
+    saved_ = dup(STDERR_FILENO);
+    dup2(pipe_[1], STDERR_FILENO);
+  }
+  ~CapturedStderr() {
+    dup2(saved_, STDERR_FILENO);
+    for (int fd : {saved_, pipe_[0], pipe_[1]}) close(fd);
+  }
+  /// The lines written since the last call.
+  std::size_t lines() {
+    char buffer[65536];
+    ssize_t n = read(pipe_[0], buffer, sizeof buffer);
+    return n > 0 ? static_cast<std::size_t>(std::count(buffer, buffer + n, '\n')) : 0;
+  }
+
+ private:
+  int pipe_[2] = {-1, -1};
+  int saved_ = -1;
+};
+}  // namespace
+
+TEST_CASE("lines are held until the first has waited kHoldMs, or until they fill a pipe's atomic write") {
+  auto level = spdlog::get_level();
+  spdlog::set_level(spdlog::level::info);
+  CapturedStderr stderr_pipe;
+  AccessLog log;
+  AccessRecord r = record_with({});
+  CHECK(log.write_out_due(1000) == -1);  // nothing held: the loop may wait as long as it likes
+  log.write(r);
+  log.write(r);
+  CHECK(log.write_out_due(1000) == AccessLog::kHoldMs);  // stamped in the turn they came in
+  CHECK(log.write_out_due(1000 + AccessLog::kHoldMs - 1) == 1);
+  CHECK(stderr_pipe.lines() == 0);
+  CHECK(log.write_out_due(1000 + AccessLog::kHoldMs) == -1);
+  CHECK(stderr_pipe.lines() == 2);
+
+  // Past PIPE_BUF the lines held before go out in one write, and the newest waits.
+  std::size_t lines = 0;
+  while (stderr_pipe.lines() == 0 && lines < PIPE_BUF) {
+    log.write(r);
+    ++lines;
+  }
+  CHECK(lines > 2);
+  CHECK(log.write_out_due(5000) == AccessLog::kHoldMs);  // the one left, held from now
+  log.close();
+  CHECK(stderr_pipe.lines() == 1);
+  spdlog::set_level(level);
 }

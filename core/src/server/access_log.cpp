@@ -120,6 +120,7 @@ void append_access_fields(std::string& out, const AccessRecord& r, LogFormat for
 
 void AccessLog::write(const AccessRecord& record) {
   if (!spdlog::should_log(spdlog::level::info)) return;
+  std::size_t held = lines_.size();
   LogFormat format = log_format();
   if (format == LogFormat::Json) {
     lines_ += "{\"time\":\"";
@@ -133,7 +134,8 @@ void AccessLog::write(const AccessRecord& record) {
     append_access_fields(lines_, record, format);
     lines_ += '\n';
   }
-  if (!open_ || lines_.size() >= PIPE_BUF) flush();
+  if (!open_) flush();
+  else if (lines_.size() > PIPE_BUF && held > 0) write_front(held);  // a full write; this line waits
 }
 
 void AccessLog::close() {
@@ -141,12 +143,23 @@ void AccessLog::close() {
   open_ = false;
 }
 
-void AccessLog::flush() noexcept {
+int AccessLog::write_out_due(std::uint64_t now_ms) noexcept {
+  if (lines_.empty()) return -1;
+  if (held_since_ms_ == kNotHeld) held_since_ms_ = now_ms;  // came in the turn that just ended
+  std::uint64_t held_for = now_ms - held_since_ms_;
+  if (held_for < static_cast<std::uint64_t>(kHoldMs)) return kHoldMs - static_cast<int>(held_for);
+  flush();
+  return -1;
+}
+
+void AccessLog::flush() noexcept { write_front(lines_.size()); }
+
+void AccessLog::write_front(std::size_t end) noexcept {
   // Pieces of whole lines of at most PIPE_BUF bytes: a write that size to a pipe is never split,
   // nor mixed with another worker's.
   std::size_t done = 0;
-  while (done < lines_.size()) {
-    std::size_t size = lines_.size() - done;
+  while (done < end) {
+    std::size_t size = end - done;
     if (size > PIPE_BUF) {
       std::size_t last_line_end = lines_.rfind('\n', done + PIPE_BUF - 1);
       size = last_line_end != std::string::npos && last_line_end >= done ? last_line_end + 1 - done
@@ -157,7 +170,8 @@ void AccessLog::flush() noexcept {
     if (written <= 0) break;  // a log that cannot be written loses its lines, not the connections
     done += static_cast<std::size_t>(written);
   }
-  lines_.clear();
+  lines_.erase(0, end);  // written, or lost with the log
+  held_since_ms_ = kNotHeld;  // what is left came in this turn
 }
 
 void AccessLog::append_time(std::string& out) {

@@ -96,13 +96,15 @@ void EventSet::report_again(const Socket& socket) noexcept {
   epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, socket.fd(), &event);
 }
 
-void EventSet::turn(bool wait) {
+void EventSet::turn(bool wait, int at_most_ms) {
   if (!loop_started_) {  // libuv adds its descriptors to its set when it runs
     loop_started_ = true;
     uv_run(loop_, UV_RUN_NOWAIT);
   }
   epoll_event events[kEventsPerTurn];
-  int n = epoll_wait(epoll_fd_, events, kEventsPerTurn, wait ? uv_backend_timeout(loop_) : 0);
+  int timeout = wait ? uv_backend_timeout(loop_) : 0;  // -1: until something is ready
+  if (at_most_ms >= 0 && (timeout < 0 || timeout > at_most_ms)) timeout = at_most_ms;
+  int n = epoll_wait(epoll_fd_, events, kEventsPerTurn, timeout);
   uv_update_time(loop_);
   ++turns_;
   bool loop_ready = false;

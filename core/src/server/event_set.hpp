@@ -45,11 +45,12 @@ class EventSet {
   ~EventSet();
 
   /// One turn of the loop: waits for readiness (with `wait`, until something is ready or the
-  /// loop's next timer is due; else not at all), tells each socket's owner, then runs libuv's
-  /// part if it has something to do. The loop's time (uv_now) is read once, after the wait.
+  /// loop's next timer is due, and for `at_most_ms` at most when it is not -1; else not at
+  /// all), tells each socket's owner, then runs libuv's part if it has something to do. The
+  /// loop's time (uv_now) is read once, after the wait.
   /// libuv adds a descriptor to its set only when it runs: the first turn runs it before it
   /// waits, so that the handles made before (the wake-up, the thread pool's answers) are watched.
-  void turn(bool wait);
+  void turn(bool wait, int at_most_ms = -1);
 
   /// Watches the listening socket `fd` for `acceptor` until forget(). Returns 0 or a negated errno.
   int watch_listening(int fd, Acceptor& acceptor);

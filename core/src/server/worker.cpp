@@ -128,9 +128,10 @@ Worker::~Worker() {
 }
 
 void Worker::run() {
+  int log_due_in_ms = -1;  // the held access-log lines are written out by then (-1: none held)
   while (!stopping_) {
-    event_set_->turn(true);
-    access_log_->flush();  // the lines of the connections that ended in this turn
+    event_set_->turn(true, log_due_in_ms);
+    log_due_in_ms = access_log_->write_out_due(uv_now(&loop_));
   }
   uv_run(&loop_, UV_RUN_DEFAULT);  // until the handles stop_now closed have called back
   finished_ = true;
