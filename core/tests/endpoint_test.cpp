@@ -34,3 +34,15 @@ TEST_CASE("bad addresses are refused with a reason") {
   CHECK(why.find("must be an IP address") != std::string::npos);
   CHECK(parse_endpoint("0.0.0.0:0", false, PortRule::AllowZero, why));
 }
+
+TEST_CASE("an address is written as a.b.c.d:port or [v6]:port") {
+  std::string why;
+  for (const char* text : {"0.0.0.0:0", "255.255.255.255:65535", "10.20.3.4:80", "127.0.0.1:9", "[::1]:443",
+                           "[2001:db8::5]:8443"}) {
+    auto endpoint = parse_endpoint(text, false, PortRule::AllowZero, why);
+    REQUIRE(endpoint);
+    CHECK(format_address(reinterpret_cast<const sockaddr*>(&endpoint->address)) == text);
+  }
+  sockaddr none{};
+  CHECK(format_address(&none) == "?");
+}

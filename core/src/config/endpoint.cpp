@@ -122,18 +122,42 @@ void unmap_ipv4(IpAddress& address) noexcept {
 }
 
 std::string format_address(const sockaddr* address) {
-  char text[INET6_ADDRSTRLEN] = "?";
+  std::string text;
+  append_address(text, address);
+  return text;
+}
+
+void append_address(std::string& out, const sockaddr* address) {
+  // Written by hand: inet_ntop formats IPv4 with sprintf, the dearest part of an access line.
+  auto append_decimal = [&out](unsigned value) {
+    char digits[5];
+    int n = 0;
+    do {
+      digits[n++] = static_cast<char>('0' + value % 10);
+      value /= 10;
+    } while (value != 0);
+    while (n > 0) out += digits[--n];
+  };
   if (address->sa_family == AF_INET) {
     const auto* v4 = reinterpret_cast<const sockaddr_in*>(address);
-    inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
-    return std::string(text) + ":" + std::to_string(ntohs(v4->sin_port));
-  }
-  if (address->sa_family == AF_INET6) {
+    const auto* octets = reinterpret_cast<const unsigned char*>(&v4->sin_addr);
+    for (int i = 0; i < 4; ++i) {
+      if (i) out += '.';
+      append_decimal(octets[i]);
+    }
+    out += ':';
+    append_decimal(ntohs(v4->sin_port));
+  } else if (address->sa_family == AF_INET6) {
     const auto* v6 = reinterpret_cast<const sockaddr_in6*>(address);
+    char text[INET6_ADDRSTRLEN] = "?";
     inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
-    return "[" + std::string(text) + "]:" + std::to_string(ntohs(v6->sin6_port));
+    out += '[';
+    out += text;
+    out += "]:";
+    append_decimal(ntohs(v6->sin6_port));
+  } else {
+    out += '?';
   }
-  return "?";
 }
 
 }  // namespace passthru::core

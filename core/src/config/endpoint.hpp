@@ -32,6 +32,8 @@ std::optional<Endpoint> parse_endpoint(std::string_view text, bool allow_names, 
 
 /// "1.2.3.4:80" or "[::1]:80" for any socket address; "?" if it has no IP family.
 std::string format_address(const sockaddr* address);
+/// Appends format_address's text to `out`, without a string of its own (IPv4 without printf).
+void append_address(std::string& out, const sockaddr* address);
 
 /// The length bind() and connect() expect for an IPv4 or IPv6 socket address.
 inline socklen_t address_length(const sockaddr* address) noexcept {

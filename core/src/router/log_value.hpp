@@ -31,24 +31,30 @@ inline void append_log_value(std::string& line, std::string_view value, bool alw
   }
   static constexpr char kDigits[] = "0123456789abcdef";
   line += '"';
-  for (char c : value) {
+  std::size_t run = 0;  // bytes that stand as they are, appended together before the next escape
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    char c = value[i];
     auto byte = static_cast<unsigned char>(c);
+    bool plain = c != '"' && c != '\\' && byte >= 0x20 && byte < 0x7F;
+    if (plain) {
+      ++run;
+      continue;
+    }
+    line.append(value.data() + i - run, run);
+    run = 0;
     switch (c) {
       case '"': line += "\\\""; break;
       case '\\': line += "\\\\"; break;
       case '\r': line += "\\r"; break;
       case '\n': line += "\\n"; break;
       case '\t': line += "\\t"; break;
-      default:
-        if (byte < 0x20 || byte >= 0x7F) {
-          line += "\\x";
-          line += kDigits[byte >> 4];
-          line += kDigits[byte & 0x0F];
-        } else {
-          line += c;
-        }
+      default:  // any other byte below 0x20 or from 0x7F up
+        line += "\\x";
+        line += kDigits[byte >> 4];
+        line += kDigits[byte & 0x0F];
     }
   }
+  line.append(value.data() + value.size() - run, run);
   line += '"';
 }
 

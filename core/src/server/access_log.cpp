@@ -27,6 +27,12 @@ class Fields {
     if (json_) append_json_string(out_, value);
     else out_ += value;
   }
+  void address(std::string_view key, const sockaddr* value) {
+    start(key);
+    if (json_) out_ += '"';  // an address needs no escape in either format
+    append_address(out_, value);
+    if (json_) out_ += '"';
+  }
   void number(std::string_view key, std::uint64_t value) {
     start(key);
     out_ += std::to_string(value);
@@ -77,10 +83,10 @@ LogFormat log_format() noexcept { return current_format; }
 void append_access_fields(std::string& out, const AccessRecord& r, LogFormat format) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - r.started);
   Fields f(out, format);
-  f.plain("client", format_address(r.client.get()));
-  if (r.via.any.sa_family != AF_UNSPEC) f.plain("via", format_address(r.via.get()));
+  f.address("client", r.client.get());
+  if (r.via.any.sa_family != AF_UNSPEC) f.address("via", r.via.get());
   if (r.listener) f.plain("listener", *r.listener);
-  if (r.destination.any.sa_family != AF_UNSPEC) f.plain("dst", format_address(r.destination.get()));
+  if (r.destination.any.sa_family != AF_UNSPEC) f.address("dst", r.destination.get());
   if (!r.stream.empty()) f.outside("stream", r.stream);
   if (r.unwrapped) f.facts(*r.unwrapped);
   const Decision& d = r.decision;
@@ -121,6 +127,7 @@ void append_access_fields(std::string& out, const AccessRecord& r, LogFormat for
 void AccessLog::write(const AccessRecord& record) {
   if (!spdlog::should_log(spdlog::level::info)) return;
   std::size_t held = lines_.size();
+  if (lines_.capacity() < 2 * PIPE_BUF) lines_.reserve(2 * PIPE_BUF);  // once: the lines held never need more
   LogFormat format = log_format();
   if (format == LogFormat::Json) {
     lines_ += "{\"time\":\"";
@@ -185,10 +192,12 @@ void AccessLog::append_time(std::string& out) {
     localtime_r(&t, &local);
     std::strftime(second_text_, sizeof second_text_, "%Y-%m-%dT%H:%M:%S", &local);
   }
-  char millis[8];
-  std::snprintf(millis, sizeof millis, ".%03d", static_cast<int>(ms % 1000));
+  auto millis = static_cast<int>(ms % 1000);
   out += second_text_;
-  out += millis;
+  out += '.';
+  out += static_cast<char>('0' + millis / 100);
+  out += static_cast<char>('0' + millis / 10 % 10);
+  out += static_cast<char>('0' + millis % 10);
 }
 
 }  // namespace passthru::core
