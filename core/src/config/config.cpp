@@ -496,7 +496,8 @@ class Loader {
         v2_options = value;
       } else if (key->str() == "source") {
         source = value;
-      } else if (key->str() == "max_streams" || key->str() == "max_message_bytes" || key->str() == "max_stream_buffer") {
+      } else if (key->str() == "max_streams" || key->str() == "max_message_bytes" || key->str() == "max_stream_buffer" ||
+                 key->str() == "keepalive_ms") {
         limits.emplace_back(key, value);
       } else if (key->str() == "idle_timeout_ms" || key->str() == "half_closed_timeout_ms" ||
                  key->str() == "max_lifetime_ms") {
@@ -508,7 +509,7 @@ class Loader {
                            "'; a rule takes action, to_addr, source, allow, send_proxy, proxy_v2_options, "
                            "idle_timeout_ms, half_closed_timeout_ms, max_lifetime_ms, balance, down_ms, from, "
                            "not_from, reject, status, for DEMUX max_streams, max_message_bytes, max_stream_buffer, "
-                           "tokens_file, tls_cert and tls_key, and for MUX tunnel, service and name");
+                           "keepalive_ms, tokens_file, tls_cert and tls_key, and for MUX tunnel, service and name");
         ok = false;
       }
     }
@@ -543,6 +544,10 @@ class Loader {
           return std::nullopt;
         }
         action.tokens = std::make_shared<const TunnelTokens>(std::move(*tokens));
+        continue;
+      }
+      if (key->str() == "keepalive_ms") {
+        if (!read_option(*key, *value, action.demux.keepalive_ms, 0, 3'600'000)) return std::nullopt;
         continue;
       }
       std::uint32_t& limit = key->str() == "max_streams"         ? action.demux.max_streams

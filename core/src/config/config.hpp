@@ -41,6 +41,9 @@ struct DemuxLimits {
   std::uint32_t max_streams = 1024;                ///< streams open at once
   std::uint32_t max_message_bytes = 1024 * 1024;   ///< one message's body
   std::uint32_t max_stream_buffer = 1024 * 1024;   ///< bytes queued to one stream's backend
+  /// TCP keepalive on an accepted tunnel's connection, as a dialled link's (keepalive_ms): a
+  /// far end that vanished is found, and its tunnel (a reverse tunnel's registration) goes; 0: off.
+  std::uint32_t keepalive_ms = 30'000;
 };
 
 /// How long a relayed connection (or tunnel stream) may stay open, each in milliseconds with 0

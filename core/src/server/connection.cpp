@@ -1,5 +1,6 @@
 #include "connection.hpp"
 
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -93,7 +94,7 @@ void Connection::on_decided(const Decision& decision) {
         start_tls_tunnel(sniffed.bytes().subspan(unwrapped.offset));
         return;
       }
-      tunnel_->start(sniffer_.take_client(), sniffed.bytes().subspan(unwrapped.offset));
+      tunnel_->start(take_tunnel_link(), sniffed.bytes().subspan(unwrapped.offset));
       return;
     }
     case ActionKind::Mux:
@@ -138,6 +139,16 @@ std::uint16_t Connection::listener_port() const noexcept {
   std::uint16_t port = 0;
   std::from_chars(name.data() + name.rfind(':') + 1, name.data() + name.size(), port);
   return port;
+}
+
+Socket Connection::take_tunnel_link() {
+  Socket link = sniffer_.take_client();
+  // A tunnel outlives what carries it: a NAT that forgets it, a far end switched off. Probes
+  // find it dead, and a reverse tunnel's registration goes with it.
+  if (std::uint32_t ms = record_.decision.action->demux.keepalive_ms; ms > 0)
+    if (int status = link.keep_alive(ms); status < 0)
+      spdlog::warn("listener={} tunnel: cannot set TCP keepalive: {}", rules_->name, uv_strerror(status));
+  return link;
 }
 
 ConnectFrom Connection::connect_from(const Action& action) const noexcept {
@@ -247,7 +258,7 @@ void Connection::end(CloseReason why, int error) {
       if (tls_) tls_->close();
       break;
     case Stage::MuxWaiting:
-      link_->cancel(*this);
+      if (link_) link_->cancel(*this);  // none for a reverse tunnel: it is there, or it is not
       sniffer_.close();
       break;
     case Stage::Muxing:

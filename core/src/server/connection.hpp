@@ -72,6 +72,8 @@ class Connection final : private Lifeline::Owner, private Sniffer::Owner, privat
   void on_stream_finished(CloseReason why, int error, std::uint64_t up, std::uint64_t down) override;
   void on_deadline() override;  ///< MUX: waited connect_timeout_ms for the link; DEMUX: for the token
 
+  /// DEMUX: the client's socket, handed to the tunnel, with the rule's TCP keepalive on it.
+  Socket take_tunnel_link();
   /// FORWARD: connects to the rule's target, or the original destination, from the client's
   /// address if the rule's source says so.
   void connect_backend(const Action& action);

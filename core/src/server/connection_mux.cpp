@@ -87,6 +87,7 @@ void Connection::start_mux() {
 }
 
 void Connection::fall_back_for_no_tunnel() {
+  stage_ = Stage::Sniffing;  // waiting for no tunnel: the Sniffer still holds the client
   Decision d;
   d.kind = Decision::Kind::ServerCatchall;
   d.fallback = FallbackReason::NoTunnel;
@@ -110,7 +111,7 @@ void Connection::fall_back_for_no_tunnel() {
 void Connection::start_tls_tunnel(passthru::sdk::ByteSpan hello) {
   Socket plain;
   std::string error;
-  tls_ = TlsBridge::open(worker_.event_set(), sniffer_.take_client(), record_.decision.action->tls, true, {},
+  tls_ = TlsBridge::open(worker_.event_set(), take_tunnel_link(), record_.decision.action->tls, true, {},
                          passthru::sdk::as_chars(hello), plain, error);
   if (!tls_) {
     spdlog::warn("listener={} tunnel TLS: {}", rules_->name, error);

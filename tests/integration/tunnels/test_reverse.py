@@ -142,6 +142,22 @@ class Reverse(unittest.TestCase):
                 wait_until(lambda: outer.log().count("fallback=no_tunnel sni=app.test") == 2, 5,
                            "both refused clients' lines")
 
+    def test_without_a_tunnel_up_a_catchall_that_rejects_or_none_at_all_ends_the_connection(self):
+        # The connection waited for no link (a reverse tunnel is up or not): ending it there
+        # once crashed passthru.
+        port = free_port()
+        forward = f'[servers."127.0.0.1:{port}".CATCHALL]\nCATCHALL = {{ action = "FORWARD", to_addr = "127.0.0.1:{self.fallback.port}" }}'
+        for catchall in (f'[servers."127.0.0.1:{port}".CATCHALL]\nCATCHALL = {{ action = "REJECT" }}', ""):
+            with self.subTest(catchall=catchall or "none"):
+                config = outer_config(port, Path(self.dir.name) / "tokens", self.fallback.port)
+                self.assertIn(forward, config)
+                config = config.replace(forward, catchall)
+                with Passthru(config) as outer:
+                    self.assertIsNone(s_client(port, "app.test"))
+                    outer.wait_log(r"fallback=no_tunnel sni=app\.test [^\n]*end=(rejected|no_route)")
+                    self.assertIsNone(s_client(port, "app.test"))  # and it is still there to say so
+                    wait_until(lambda: outer.log().count("fallback=no_tunnel") == 2, 5, "the second line")
+
     def test_a_link_whose_certificate_does_not_verify_never_comes_up(self):
         port = free_port()
         with self.outer(port) as outer:
