@@ -127,7 +127,7 @@ void append_access_fields(std::string& out, const AccessRecord& r, LogFormat for
 void AccessLog::write(const AccessRecord& record) {
   if (!spdlog::should_log(spdlog::level::info)) return;
   std::size_t held = lines_.size();
-  if (lines_.capacity() < 2 * PIPE_BUF) lines_.reserve(2 * PIPE_BUF);  // once: the lines held never need more
+  if (lines_.capacity() < 2 * PIPE_BUF) lines_.reserve(2 * PIPE_BUF);  // once: enough but for a very long line
   LogFormat format = log_format();
   if (format == LogFormat::Json) {
     lines_ += "{\"time\":\"";

@@ -4,8 +4,8 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cerrno>
+#include <charconv>
 #include <random>
 #include <string>
 #include <utility>
@@ -127,7 +127,7 @@ void Connection::connect_backend(const Action& action) {
     if (record_.target.any.sa_family == AF_INET) record_.target.v4.sin_port = htons(action.to.port);
     else record_.target.v6.sin6_port = htons(action.to.port);
   }
-  if (reaches_own_listener(record_.target, listener_port())) {
+  if (reaches_own_listener(record_.target, server_.listen, listener_port(), uv_now(worker_.loop()))) {
     end(CloseReason::Loop, 0);
     return;
   }

@@ -100,7 +100,7 @@ void Connection::fall_back_for_no_tunnel() {
   } else if (d.action->kind == ActionKind::Forward) {
     stage_ = Stage::Connecting;
     connecting_since_ = std::chrono::steady_clock::now();
-    connector_.connect(d.action->to, server_.connect_timeout_ms);
+    connect_backend(*d.action);  // as any FORWARD: backend lists, ORIGINAL, {sni}, source
   } else if (d.action->kind == ActionKind::Mux && d.action->tunnel_index != kReverseTunnel) {
     start_mux();
   } else {

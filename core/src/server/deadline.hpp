@@ -2,9 +2,10 @@
 // detection deadline while sniffing, the connect timeout while connecting), so a connection
 // holds one timer handle whatever stage it is in. The stage that arms it is the one told.
 // The libuv timer is armed lazily: a deadline moved later, or stopped, leaves it where it is,
-// and when it fires early it is armed again for what is left. Each stage's deadline is later
-// than the one before, and most connections end before the first fires, so a connection costs
-// one insertion into the loop's timer heap and one removal, not one of each per stage.
+// and when it fires early it is armed again for what is left; only a deadline moved earlier
+// moves it at once. A stage's deadline is mostly later than the one before (the defaults make
+// it so), and most connections end before the first fires, so a connection costs one
+// insertion into the loop's timer heap and one removal, not one of each per stage.
 #pragma once
 
 #include <uv.h>
@@ -75,7 +76,7 @@ class Deadline {
   uv_timer_t timer_{};
   Expiry* expiry_ = nullptr;
   std::uint64_t due_ = kNever;       ///< the loop's time (ms) at which expiry_ is told
-  std::uint64_t armed_at_ = kNever;  ///< when the libuv timer fires; never before due_
+  std::uint64_t armed_at_ = kNever;  ///< when the libuv timer fires (kNever: not armed); never after due_
   bool closed_ = false;
 };
 

@@ -102,7 +102,7 @@ int Socket::keep_alive(std::uint32_t idle_ms) noexcept {
   int on = 1;
   // TCP_USER_TIMEOUT ends the connection once nothing has come back for that long, probes or
   // data unacknowledged alike (data is not probed, only retransmitted, for about 15 minutes).
-  unsigned user_timeout = 2 * idle_ms;
+  unsigned user_timeout = 2u * static_cast<unsigned>(idle) * 1000u;  // the idle time as probed: whole seconds
   if (setsockopt(fd_, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle) != 0 ||
       setsockopt(fd_, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval) != 0 ||
       setsockopt(fd_, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes) != 0 ||

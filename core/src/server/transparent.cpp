@@ -1,10 +1,13 @@
 #include "transparent.hpp"
 
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 namespace passthru::core {
 
@@ -16,16 +19,59 @@ IpAddress local_address(int fd) noexcept {
   return local;
 }
 
-bool reaches_own_listener(const IpAddress& target, std::uint16_t listener_port) noexcept {
+namespace {
+
+bool same_address(const sockaddr* a, const sockaddr* b) noexcept {
+  if (a->sa_family != b->sa_family) return false;
+  if (a->sa_family == AF_INET)
+    return reinterpret_cast<const sockaddr_in*>(a)->sin_addr.s_addr == reinterpret_cast<const sockaddr_in*>(b)->sin_addr.s_addr;
+  return std::memcmp(&reinterpret_cast<const sockaddr_in6*>(a)->sin6_addr,
+                     &reinterpret_cast<const sockaddr_in6*>(b)->sin6_addr, sizeof(in6_addr)) == 0;
+}
+
+bool is_wildcard(const sockaddr* a) noexcept {
+  if (a->sa_family == AF_INET) return reinterpret_cast<const sockaddr_in*>(a)->sin_addr.s_addr == htonl(INADDR_ANY);
+  return IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6*>(a)->sin6_addr);
+}
+
+/// Whether `address` is one of this host's own: loopback, or an interface's address. The
+/// interfaces are read at most once a second per thread (getifaddrs is dear, and only a
+/// connection to the listener's own port asks), so an address added just now may be missed
+/// for that long.
+bool is_local_address(const sockaddr* address, std::uint64_t now_ms) {
+  if (address->sa_family == AF_INET &&
+      (ntohl(reinterpret_cast<const sockaddr_in*>(address)->sin_addr.s_addr) >> 24) == 127)
+    return true;
+  if (address->sa_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr))
+    return true;
+  thread_local std::vector<IpAddress> interfaces;
+  thread_local std::uint64_t read_at = 0;
+  thread_local bool read_once = false;
+  if (!read_once || now_ms - read_at >= 1000) {
+    read_once = true;
+    read_at = now_ms;
+    interfaces.clear();
+    ifaddrs* list = nullptr;
+    if (getifaddrs(&list) == 0) {
+      for (ifaddrs* i = list; i; i = i->ifa_next)
+        if (i->ifa_addr && (i->ifa_addr->sa_family == AF_INET || i->ifa_addr->sa_family == AF_INET6))
+          interfaces.push_back(IpAddress::from(*reinterpret_cast<const sockaddr_storage*>(i->ifa_addr)));
+      freeifaddrs(list);
+    }
+  }
+  return std::any_of(interfaces.begin(), interfaces.end(),
+                     [&](const IpAddress& own) { return same_address(own.get(), address); });
+}
+
+}  // namespace
+
+bool reaches_own_listener(const IpAddress& target, const Endpoint& listen, std::uint16_t listener_port,
+                          std::uint64_t now_ms) {
   bool v4 = target.any.sa_family == AF_INET;
   if (ntohs(v4 ? target.v4.sin_port : target.v6.sin6_port) != listener_port) return false;
-  int probe = socket(target.any.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (probe < 0) return false;  // cannot tell: out of descriptors, the connect will say so
-  IpAddress any_port = target;
-  (v4 ? any_port.v4.sin_port : any_port.v6.sin6_port) = 0;
-  bool own = bind(probe, any_port.get(), address_length(any_port.get())) == 0;  // else EADDRNOTAVAIL
-  ::close(probe);
-  return own;
+  const auto* bound = reinterpret_cast<const sockaddr*>(&listen.address);
+  if (!is_wildcard(bound)) return same_address(bound, target.get());
+  return is_local_address(target.get(), now_ms);
 }
 
 int make_transparent(int fd, int family) noexcept {

@@ -18,12 +18,15 @@ namespace passthru::core {
 /// made plain: on a transparent listener, the connection's original destination.
 IpAddress local_address(int fd) noexcept;
 
-/// Whether connecting to `target` would reach a listener on this host at `listener_port`:
-/// the port is that one and the address is this host's own (a plain socket can bind it). A
-/// client that reaches a transparent listener directly, not diverted by TPROXY, has the
-/// listener itself as its original destination, and ORIGINAL would connect it to itself, again
-/// and again, until no descriptor is left.
-bool reaches_own_listener(const IpAddress& target, std::uint16_t listener_port) noexcept;
+/// Whether connecting to `target` would reach the listener bound at `listen` (its port being
+/// `listener_port`, the one it got): the port is that one, and the address is the listener's
+/// own, or, for a listener on every address (0.0.0.0, ::), one of this host's. A client that
+/// reaches a transparent listener directly, not diverted by TPROXY, has the listener itself as
+/// its original destination, and ORIGINAL would connect it to itself, again and again, until
+/// no descriptor is left. `now_ms` is the loop's time: the host's addresses are read again at
+/// most once a second.
+bool reaches_own_listener(const IpAddress& target, const Endpoint& listen, std::uint16_t listener_port,
+                          std::uint64_t now_ms);
 
 /// Sets IP_TRANSPARENT (IPv4) or IPV6_TRANSPARENT (IPv6) on `fd`. Returns 0 or a negated errno
 /// (-EPERM without CAP_NET_ADMIN).
