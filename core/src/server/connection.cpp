@@ -52,6 +52,11 @@ void Connection::on_decided(const Decision& decision) {
     }
     counted_ = record_.client;
   }
+  apply(decision);
+}
+
+void Connection::apply(const Decision& decision) {
+  const Unwrapped& unwrapped = sniffer_.unwrapped();
   if (!decision.action) {
     end(CloseReason::NoRoute, 0);
     return;

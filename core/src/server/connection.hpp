@@ -55,6 +55,9 @@ class Connection final : private Lifeline::Owner, private Sniffer::Owner, privat
   ~Connection() = default;
 
   void on_decided(const Decision& decision) override;
+  /// Carries out `decision` (the one on record): the client's socket and first bytes are still
+  /// the Sniffer's.
+  void apply(const Decision& decision);
   void on_sniff_failed(CloseReason why, int error) override;
   void on_connected(Socket backend) override;
   void on_connect_failed(CloseReason why, int error) override;

@@ -95,17 +95,11 @@ void Connection::fall_back_for_no_tunnel() {
   d.facts = record_.decision.facts;
   record_.decision = d;
   rules_->metrics.decided(d, seconds_since(record_.started));
-  if (!d.action) {
-    end(CloseReason::NoRoute, 0);
-  } else if (d.action->kind == ActionKind::Forward) {
-    stage_ = Stage::Connecting;
-    connecting_since_ = std::chrono::steady_clock::now();
-    connect_backend(*d.action);  // as any FORWARD: backend lists, ORIGINAL, {sni}, source
-  } else if (d.action->kind == ActionKind::Mux && d.action->tunnel_index != kReverseTunnel) {
-    start_mux();
-  } else {
-    end(CloseReason::Rejected, 0);
+  if (d.action && d.action->kind == ActionKind::Mux && d.action->tunnel_index == kReverseTunnel) {
+    end(CloseReason::Rejected, 0);  // a reverse tunnel as the fallback for one that is not up: no
+    return;
   }
+  apply(record_.decision);  // as any server CATCHALL: its from / not_from, its reject style, its targets
 }
 
 void Connection::start_tls_tunnel(passthru::sdk::ByteSpan hello) {

@@ -11,6 +11,7 @@ tunnel registered as "home" (MUX tunnel = "home").
 - Killing the outer and starting it again on the same port: the inner dials again within its
   backoff, and traffic flows again."""
 
+import socket
 import subprocess
 import sys
 import tempfile
@@ -18,8 +19,8 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import (Passthru, TcpServer, TlsBackend, certificate, curl_https, free_port, s_client,  # noqa: E402
-                     seconds, wait_until)
+from harness import (Passthru, TcpServer, TlsBackend, certificate, client_hello, curl_https, free_port,  # noqa: E402
+                     s_client, seconds, wait_until)
 from test_mux import established  # noqa: E402
 
 TOKEN = "tok-reverse-5e1f0a9c3b7d"
@@ -157,6 +158,18 @@ class Reverse(unittest.TestCase):
                     outer.wait_log(r"fallback=no_tunnel sni=app\.test [^\n]*end=(rejected|no_route)")
                     self.assertIsNone(s_client(port, "app.test"))  # and it is still there to say so
                     wait_until(lambda: outer.log().count("fallback=no_tunnel") == 2, 5, "the second line")
+
+    def test_without_a_tunnel_up_the_catchall_rejects_in_its_own_style(self):
+        # The fallback is the server CATCHALL as written: reject = "reset" sends a reset, not a FIN.
+        port = free_port()
+        forward = f'CATCHALL = {{ action = "FORWARD", to_addr = "127.0.0.1:{self.fallback.port}" }}'
+        config = outer_config(port, Path(self.dir.name) / "tokens", self.fallback.port)
+        with Passthru(config.replace(forward, 'CATCHALL = { action = "REJECT", reject = "reset" }')) as outer:
+            with socket.create_connection(("127.0.0.1", port), timeout=seconds(5)) as client:
+                client.sendall(client_hello("app.test"))
+                with self.assertRaises(ConnectionResetError):
+                    client.recv(1)
+            outer.wait_log(r"fallback=no_tunnel sni=app\.test action=REJECT [^\n]*end=rejected")
 
     def test_a_link_whose_certificate_does_not_verify_never_comes_up(self):
         port = free_port()
