@@ -11,11 +11,12 @@ using passthru::core::testing::LoopFixture;
 
 namespace {
 struct Told final : Deadline::Expiry {
+  explicit Told(uv_loop_t* loop) noexcept : loop(loop) {}
   void on_deadline() override {
     ++times;
     at = uv_now(loop);
   }
-  uv_loop_t* loop = nullptr;
+  uv_loop_t* loop;
   int times = 0;
   std::uint64_t at = 0;
 };
@@ -23,8 +24,7 @@ struct Told final : Deadline::Expiry {
 
 TEST_CASE("a deadline moved later is told at the later time, not when the first was due") {
   LoopFixture fx;
-  Told told;
-  told.loop = fx.loop();
+  Told told(fx.loop());
   std::uint64_t started = uv_now(fx.loop());
   fx.deadline().start(10, told);
   fx.deadline().start(60, told);  // later: the timer armed for 10 ms stays, and is armed again
@@ -37,8 +37,7 @@ TEST_CASE("a deadline moved later is told at the later time, not when the first 
 
 TEST_CASE("a deadline moved earlier is told at the earlier time") {
   LoopFixture fx;
-  Told told;
-  told.loop = fx.loop();
+  Told told(fx.loop());
   fx.deadline().start(60000, told);
   fx.deadline().start(10, told);
   CHECK(fx.wait_until([&] { return told.times == 1; }, 5000));
@@ -47,8 +46,7 @@ TEST_CASE("a deadline moved earlier is told at the earlier time") {
 
 TEST_CASE("a stopped deadline is never told, and one started again is") {
   LoopFixture fx;
-  Told told;
-  told.loop = fx.loop();
+  Told told(fx.loop());
   fx.deadline().start(10, told);
   fx.deadline().stop();
   fx.wait_for(40);  // the timer armed for 10 ms fires, and finds nothing due

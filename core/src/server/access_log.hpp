@@ -71,12 +71,12 @@ class AccessLog {
   /// lines held if the first of them came kHoldMs ago or more. Returns the milliseconds until
   /// the lines still held are due (the loop waits no longer), or -1 when none are held.
   int write_out_due(std::uint64_t now_ms) noexcept;
-  /// Writes out what is gathered now.
-  void flush() noexcept;
   /// Writes out what is gathered, and stops (the loop is closing); later lines go out at once.
   void close();
 
  private:
+  /// Writes out what is gathered now.
+  void flush() noexcept;
   /// Writes the first `end` bytes held (whole lines) and lets them go.
   void write_front(std::size_t end) noexcept;
   /// "2026-11-29T21:20:43.371", local time as the other log lines say it.

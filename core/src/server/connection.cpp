@@ -150,9 +150,8 @@ Socket Connection::take_tunnel_link() {
   Socket link = sniffer_.take_client();
   // A tunnel outlives what carries it: a NAT that forgets it, a far end switched off. Probes
   // find it dead, and a reverse tunnel's registration goes with it.
-  if (std::uint32_t ms = record_.decision.action->demux.keepalive_ms; ms > 0)
-    if (int status = link.keep_alive(ms); status < 0)
-      spdlog::warn("listener={} tunnel: cannot set TCP keepalive: {}", rules_->name, uv_strerror(status));
+  if (int status = link.keep_alive(record_.decision.action->demux.keepalive_ms); status < 0)
+    spdlog::warn("listener={} tunnel: cannot set TCP keepalive: {}", rules_->name, uv_strerror(status));
   return link;
 }
 

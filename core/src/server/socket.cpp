@@ -96,6 +96,7 @@ ssize_t Socket::splice_from(int pipe_fd, std::size_t size) noexcept {
 int Socket::shut_write() noexcept { return ::shutdown(fd_, SHUT_WR) == 0 ? 0 : -errno; }
 
 int Socket::keep_alive(std::uint32_t idle_ms) noexcept {
+  if (idle_ms == 0) return 0;  // off: the kernel's default, none
   int idle = static_cast<int>((idle_ms + 999) / 1000);
   int interval = std::max(1, idle / 3);
   int probes = 3;

@@ -84,7 +84,7 @@ class Socket {
   /// of that apart; once nothing has come back for twice `idle_ms` (TCP_USER_TIMEOUT, which
   /// covers unacknowledged data too), the connection fails with ETIMEDOUT. For a long-lived
   /// link whose peer may vanish without a reset (a NAT that forgot it, a host switched off).
-  /// 0 or a negated errno.
+  /// `idle_ms` 0 leaves the socket as it is. 0 or a negated errno.
   int keep_alive(std::uint32_t idle_ms) noexcept;
   /// The socket's pending error (SO_ERROR), as a negated errno, or 0.
   [[nodiscard]] int pending_error() const noexcept;

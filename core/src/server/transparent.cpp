@@ -9,6 +9,8 @@
 #include <cstring>
 #include <vector>
 
+#include "../config/address_bytes.hpp"
+
 namespace passthru::core {
 
 IpAddress local_address(int fd) noexcept {
@@ -22,16 +24,18 @@ IpAddress local_address(int fd) noexcept {
 namespace {
 
 bool same_address(const sockaddr* a, const sockaddr* b) noexcept {
-  if (a->sa_family != b->sa_family) return false;
-  if (a->sa_family == AF_INET)
-    return reinterpret_cast<const sockaddr_in*>(a)->sin_addr.s_addr == reinterpret_cast<const sockaddr_in*>(b)->sin_addr.s_addr;
-  return std::memcmp(&reinterpret_cast<const sockaddr_in6*>(a)->sin6_addr,
-                     &reinterpret_cast<const sockaddr_in6*>(b)->sin6_addr, sizeof(in6_addr)) == 0;
+  const std::uint8_t* a_bytes = nullptr;
+  const std::uint8_t* b_bytes = nullptr;
+  sa_family_t family = address_bytes(a, a_bytes);
+  return family != AF_UNSPEC && address_bytes(b, b_bytes) == family &&
+         std::memcmp(a_bytes, b_bytes, family == AF_INET ? 4 : 16) == 0;
 }
 
-bool is_wildcard(const sockaddr* a) noexcept {
-  if (a->sa_family == AF_INET) return reinterpret_cast<const sockaddr_in*>(a)->sin_addr.s_addr == htonl(INADDR_ANY);
-  return IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6*>(a)->sin6_addr);
+/// 0.0.0.0 or ::, as a listener on every address is bound.
+bool is_wildcard(const sockaddr* address) noexcept {
+  const std::uint8_t* bytes = nullptr;
+  sa_family_t family = address_bytes(address, bytes);
+  return family != AF_UNSPEC && std::all_of(bytes, bytes + (family == AF_INET ? 4 : 16), [](std::uint8_t b) { return b == 0; });
 }
 
 /// Whether `address` is one of this host's own: loopback, or an interface's address. The

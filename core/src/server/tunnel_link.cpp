@@ -45,9 +45,8 @@ class TunnelLink::Session final : private Lifeline::Owner, private Connector::Ow
     unmap_ipv4(peer);
     // A link can outlive what carries it: a NAT that forgets it, a far end switched off. Without
     // probes this side would hold it for good and never dial again.
-    if (std::uint32_t ms = link_.tunnel_.keepalive_ms; ms > 0)
-      if (int status = socket.keep_alive(ms); status < 0)
-        spdlog::warn("tunnel={}: cannot set TCP keepalive: {}", link_.tunnel_.name, uv_strerror(status));
+    if (int status = socket.keep_alive(link_.tunnel_.keepalive_ms); status < 0)
+      spdlog::warn("tunnel={}: cannot set TCP keepalive: {}", link_.tunnel_.name, uv_strerror(status));
     Tunnel::Owner& owner = *this;
     tunnel_ = std::make_unique<Tunnel>(owner, link_.worker_, *link_.rules_, link_.demux_, Tunnel::kNoMproxyTable,
                                        IpAddress::from(peer), lifeline_);
