@@ -56,7 +56,8 @@ LoopFixture::LoopFixture() {
   std::string error;
   events_ = EventSet::open(&loop_, error);
   REQUIRE_MESSAGE(events_, error);
-  deadline_.emplace(&loop_, lifeline_);
+  deadlines_.emplace(&loop_);
+  deadline_.emplace(*deadlines_);
   uv_timer_init(&loop_, &guard_);
   guard_.data = this;  // it keeps the loop alive while it runs: wait_until's turns run its timers
 }
@@ -81,6 +82,7 @@ int LoopFixture::close() {
   if (closed_) return 0;
   closed_ = true;
   deadline_->close();
+  deadlines_->close();
   events_->close();
   uv_close(reinterpret_cast<uv_handle_t*>(&guard_), nullptr);
   uv_run(&loop_, UV_RUN_DEFAULT);

@@ -40,18 +40,21 @@ class LoopFixture {
   EventSet& events() noexcept { return *events_; }
   /// A connection's timer, for a stage that arms one; close() closes it.
   Deadline& deadline() noexcept { return *deadline_; }
+  /// The worker's deadlines, and its owners that may go, told at the end of each turn.
+  DeadlineQueue& deadlines() noexcept { return *deadlines_; }
+  Lifeline::ReleaseList& releases() noexcept { return releases_; }
 
   /// Turns the loop without waiting, at most `turns` times, until `done()`; returns done().
   /// For what happens at once on loopback: bytes, FINs and resets arrive within the call that sent them.
   template <typename Done>
   bool turn_until(Done&& done, int turns = kTurns) {
-    for (int i = 0; i < turns && !done(); ++i) events_->turn(false);
+    for (int i = 0; i < turns && !done(); ++i) turn_once(false);
     return done();
   }
 
   /// Turns the loop `times` times without waiting: for a test that checks nothing happened.
   void turn(int times) {
-    for (int i = 0; i < times; ++i) events_->turn(false);
+    for (int i = 0; i < times; ++i) turn_once(false);
   }
 
   /// Turns the loop, waiting each time for something to happen, until `done()`; returns done().
@@ -62,7 +65,8 @@ class LoopFixture {
   template <typename Done>
   bool wait_until(Done&& done, std::uint64_t guard_ms = 10000, int turns = std::numeric_limits<int>::max()) {
     start_guard(guard_ms);
-    for (int i = 0; i < turns && !done() && !guard_fired_; ++i) events_->turn(true);
+    releases_.run();  // what let go since the last turn: a turn that waited would not see it
+    for (int i = 0; i < turns && !done() && !guard_fired_; ++i) turn_once(true);
     uv_timer_stop(&guard_);
     return done();
   }
@@ -87,13 +91,16 @@ class LoopFixture {
   };
 
   void start_guard(std::uint64_t ms);
+  /// One turn of the loop, as the worker's: then the owners it let go are told.
+  void turn_once(bool wait) {
+    events_->turn(wait);
+    releases_.run();
+  }
 
   uv_loop_t loop_{};
   std::unique_ptr<EventSet> events_;
-  struct NothingToDelete final : Lifeline::Owner {
-    void on_released() override {}
-  } nothing_to_delete_;
-  Lifeline lifeline_{nothing_to_delete_};
+  Lifeline::ReleaseList releases_;
+  std::optional<DeadlineQueue> deadlines_;
   std::optional<Deadline> deadline_;
   uv_timer_t guard_{};
   bool guard_fired_ = false;
@@ -202,13 +209,14 @@ struct HeardEnd {
 /// Lifeline has let go.
 class Lifetime final : private Lifeline::Owner {
  public:
-  explicit Lifetime(LoopFixture& fixture) : deadline(fixture.loop(), lifeline), fixture_(&fixture) {}
+  explicit Lifetime(LoopFixture& fixture)
+      : lifeline(*this, fixture.releases()), deadline(fixture.deadlines()), fixture_(&fixture) {}
 
   /// Closes the deadline, lets go and turns the loop until released; returns whether it was.
   bool end();
   [[nodiscard]] bool released() const noexcept { return released_; }
 
-  Lifeline lifeline{*this};
+  Lifeline lifeline;
   Deadline deadline;
 
  private:

@@ -17,7 +17,7 @@ using namespace passthru::core::testing;
 namespace {
 
 struct SniffRecord final : Sniffer::Owner {
-  void on_decided(const Decision& decision) override {
+  void on_decided(Decision decision) override {
     ++decided;
     kind = decision.kind;
     fallback = decision.fallback;

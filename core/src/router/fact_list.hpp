@@ -7,6 +7,7 @@
 // spells a key.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -19,6 +20,9 @@ class FactList {
  public:
   FactList() = default;
   explicit FactList(const passthru::sdk::Facts& facts) {
+    std::size_t size = 0;  // one allocation for them all, not one per doubling
+    for (std::size_t i = 0; i < facts.size(); ++i) size += kHeaderSize + record_size(facts[i]);
+    text_.reserve(size);
     for (std::size_t i = 0; i < facts.size(); ++i) append(facts[i]);
   }
 
@@ -66,6 +70,9 @@ class FactList {
   // big-endian), the key, the value.
   static constexpr std::size_t kHeaderSize = 4;
 
+  static std::size_t record_size(const passthru::sdk::Fact& fact) {
+    return std::min<std::size_t>(fact.key.size(), 0xFF) + std::min<std::size_t>(fact.value.size(), 0xFFFF);
+  }
   void append(const passthru::sdk::Fact& fact) {
     std::string_view key = fact.key.substr(0, 0xFF);
     std::string_view value = fact.value.substr(0, 0xFFFF);  // a Facts buffer is far smaller

@@ -20,7 +20,8 @@ Connection::Connection(Worker& worker, std::shared_ptr<ListenerRules> rules)
     : worker_(worker),
       rules_(std::move(rules)),
       server_(rules_->server),
-      deadline_(worker.loop(), lifeline_),
+      lifeline_(*this, worker.releases()),
+      deadline_(worker.deadlines()),
       sniffer_(*this, server_, rules_->sniff_pool, deadline_),
       connector_(*this, worker.loop(), worker.event_set(), deadline_, lifeline_),
       forwarder_(*this, worker.pipe_pool(), worker.relay_pool(), deadline_) {}
@@ -36,9 +37,9 @@ void Connection::start(Worker& worker, Listener& listener, int fd, const IpAddre
   self->sniffer_.start(Socket(worker.event_set(), fd), self->peer_.get());
 }
 
-void Connection::on_decided(const Decision& decision) {
-  record_.decision = decision;
-  rules_->metrics.decided(decision, seconds_since(record_.started));
+void Connection::on_decided(Decision decision) {
+  record_.decision = std::move(decision);  // kept for the log line: its facts are not copied
+  rules_->metrics.decided(record_.decision, seconds_since(record_.started));
   const Unwrapped& unwrapped = sniffer_.unwrapped();
   record_.unwrapped = &unwrapped.facts;
   if (unwrapped.adopted.present) {
@@ -52,7 +53,7 @@ void Connection::on_decided(const Decision& decision) {
     }
     counted_ = record_.client;
   }
-  apply(decision);
+  apply(record_.decision);
 }
 
 void Connection::apply(const Decision& decision) {
@@ -276,7 +277,8 @@ void Connection::end(CloseReason why, int error) {
 }
 
 void Connection::on_released() {
-  // Nothing of this connection is open any more, and this runs from a loop callback: it may go.
+  // Nothing of this connection is open any more, and this runs at the end of a turn of the
+  // loop, outside every stage's own call: it may go.
   if (tunnel_) {
     record_.streams = tunnel_->streams_opened();
     record_.bytes_up = tunnel_->bytes_in();

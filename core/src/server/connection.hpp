@@ -7,7 +7,7 @@
 //   MUX        waiting for its worker's TunnelLink (the Sniffer keeps the client's socket), then
 //              a local TunnelStream of the link's tunnel owns it, and tells this connection its end.
 // The Connection hands sockets from one stage to the next, fills the access-log record along
-// the way, and deletes itself once its Lifeline says every handle has closed.
+// the way, and deletes itself once its Lifeline says nothing it started is still out.
 #pragma once
 
 #include <sys/socket.h>
@@ -54,7 +54,7 @@ class Connection final : private Lifeline::Owner, private Sniffer::Owner, privat
   Connection(Worker& worker, std::shared_ptr<ListenerRules> rules);
   ~Connection() = default;
 
-  void on_decided(const Decision& decision) override;
+  void on_decided(Decision decision) override;
   /// Carries out `decision` (the one on record): the client's socket and first bytes are still
   /// the Sniffer's.
   void apply(const Decision& decision);
@@ -107,7 +107,7 @@ class Connection final : private Lifeline::Owner, private Sniffer::Owner, privat
   IpAddress counted_;  ///< the source ConnectionLimits counts it by: the peer, or the address it adopted
   std::chrono::steady_clock::time_point connecting_since_;  ///< for the backend connect time
   AccessRecord record_;
-  Lifeline lifeline_{*this};
+  Lifeline lifeline_;
   Deadline deadline_;
   Sniffer sniffer_;
   Connector connector_;

@@ -1,13 +1,15 @@
-// Lifeline: keeps an object alive until every libuv handle and request it started has called
-// back, then tells it once that it may go. libuv frees nothing itself: a handle's memory must
-// stay valid until its close callback, a request's until its callback (even a cancelled one).
-// The object counts each with hold() and has the Lifeline close its handles; once it has said
-// it is done (let_go) and the count falls to zero, on_released() is called: from a loop
-// callback, never from inside the object's own call stack, since a handle or request is always
-// still out when let_go() is first called. One mechanism for every object of the connection path.
+// Lifeline: keeps an object of the connection path alive until every libuv request it started
+// has called back, then has it told, once, that it may go. libuv frees nothing itself: a
+// request's memory must stay valid until its callback, even a cancelled one's.
+// The object counts each request (or whatever else must end first, such as a tunnel's streams)
+// with hold() and release(); once it has said it is done (let_go) and the count is zero, its
+// owner is put on the worker's ReleaseList, which tells it (on_released) at the end of the turn
+// of the loop: never inside the object's own call stack, where a stage that just told it of its
+// end is still running. One mechanism for every object of the connection path.
 #pragma once
 
-#include <uv.h>
+#include <cstddef>
+#include <vector>
 
 namespace passthru::core {
 
@@ -15,32 +17,43 @@ class Lifeline {
  public:
   class Owner {
    public:
-    /// Every handle is closed and every request has called back: the owner may be deleted.
+    /// Every request has called back and the owner is done: it may be deleted.
     virtual void on_released() = 0;
 
    protected:
     ~Owner() = default;
   };
 
-  explicit Lifeline(Owner& owner) noexcept : owner_(&owner) {}
+  /// The worker's owners that may go, told at the end of each turn of its loop.
+  class ReleaseList {
+   public:
+    ReleaseList() = default;
+    ReleaseList(const ReleaseList&) = delete;
+    ReleaseList& operator=(const ReleaseList&) = delete;
+
+    void add(Owner& owner) { due_.push_back(&owner); }
+    /// Tells each owner due, and those that become due meanwhile (a stream's release may let
+    /// its connection go).
+    void run() {
+      for (std::size_t i = 0; i < due_.size(); ++i) due_[i]->on_released();
+      due_.clear();
+    }
+    [[nodiscard]] bool empty() const noexcept { return due_.empty(); }
+
+   private:
+    std::vector<Owner*> due_;
+  };
+
+  Lifeline(Owner& owner, ReleaseList& releases) noexcept : owner_(&owner), releases_(&releases) {}
   Lifeline(const Lifeline&) = delete;
   Lifeline& operator=(const Lifeline&) = delete;
 
-  /// A handle was initialised, or a request started.
+  /// A request started (or something else the owner must wait for).
   void hold() noexcept { ++held_; }
-  /// A request's callback came (a handle's close is counted by close()).
+  /// A request's callback came.
   void release() {
     --held_;
     maybe_released();
-  }
-  /// Closes a handle that hold() counted; it is released in its close callback.
-  void close(uv_handle_t* handle) {
-    handle->data = this;
-    uv_close(handle, on_closed);
-  }
-  template <typename Handle>
-  void close(Handle* handle) {
-    close(reinterpret_cast<uv_handle_t*>(handle));
   }
   /// The owner is done: on_released() follows once nothing is held.
   void let_go() {
@@ -49,15 +62,15 @@ class Lifeline {
   }
 
  private:
-  static void on_closed(uv_handle_t* handle) { static_cast<Lifeline*>(handle->data)->release(); }
   void maybe_released() {
     if (done_ && held_ == 0 && !told_) {
       told_ = true;
-      owner_->on_released();
+      releases_->add(*owner_);
     }
   }
 
   Owner* owner_;
+  ReleaseList* releases_;
   int held_ = 0;
   bool done_ = false;
   bool told_ = false;

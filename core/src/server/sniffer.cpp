@@ -1,6 +1,7 @@
 #include "sniffer.hpp"
 
 #include <cerrno>
+#include <utility>
 
 namespace passthru::core {
 
@@ -39,7 +40,7 @@ void Sniffer::read_available() {
     if (n == 0) client_eof_ = true;
     else bytes_.commit(static_cast<std::size_t>(n));
     Decision decision = detection_.advance(bytes_.bytes(), client_eof_, bytes_.full(), peer_);
-    if (decision.kind != Decision::Kind::Pending) decide(decision);
+    if (decision.kind != Decision::Kind::Pending) decide(std::move(decision));
   }
 }
 
@@ -47,10 +48,10 @@ void Sniffer::on_deadline() {
   if (!decided_) decide(detection_.on_timeout());
 }
 
-void Sniffer::decide(const Decision& decision) {
+void Sniffer::decide(Decision decision) {
   decided_ = true;
   deadline_->stop();
-  owner_->on_decided(decision);
+  owner_->on_decided(std::move(decision));
 }
 
 void Sniffer::close() noexcept {

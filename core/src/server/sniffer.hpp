@@ -21,8 +21,9 @@ class Sniffer final : private Socket::Watcher, private Deadline::Expiry {
  public:
   class Owner {
    public:
-    /// Detection decided (a rule, or the server CATCHALL, or nothing to apply).
-    virtual void on_decided(const Decision& decision) = 0;
+    /// Detection decided (a rule, or the server CATCHALL, or nothing to apply); the decision,
+    /// and the facts it holds, are the owner's.
+    virtual void on_decided(Decision decision) = 0;
     /// Reading the client failed before a decision; its socket is still open.
     virtual void on_sniff_failed(CloseReason why, int error) = 0;
 
@@ -52,7 +53,7 @@ class Sniffer final : private Socket::Watcher, private Deadline::Expiry {
   void on_ready(Socket& socket) override;
   void on_deadline() override;
   void read_available();
-  void decide(const Decision& decision);
+  void decide(Decision decision);
 
   Owner* owner_;
   const ServerConfig* server_;

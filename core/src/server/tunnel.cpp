@@ -309,7 +309,7 @@ std::vector<std::string> Tunnel::write_output() {
 void Tunnel::throttle_streams(bool full) {
   output_full_ = full;
   // A stream told it may read again sends at once, and may end (leaving the map) or fill the
-  // output again: walk a copy. An ended stream is deleted only from a later loop callback.
+  // output again: walk a copy. An ended stream is deleted only at the end of the turn.
   for (TunnelStream* s : open_streams()) {
     if (output_full_ != full) return;  // the output filled again: the rest stay as they were
     s->throttle(full);

@@ -15,12 +15,13 @@
 namespace passthru::core {
 
 /// One dial of the link and, once connected, the Tunnel over it. Its Lifeline holds it until
-/// its timer has closed and every stream the tunnel carried is released.
+/// its dial has called back and every stream the tunnel carried is released.
 class TunnelLink::Session final : private Lifeline::Owner, private Connector::Owner, private Tunnel::Owner {
  public:
   explicit Session(TunnelLink& link)
       : link_(link),
-        deadline_(link.worker_.loop(), lifeline_),
+        lifeline_(*this, link.worker_.releases()),
+        deadline_(link.worker_.deadlines()),
         connector_(*this, link.worker_.loop(), link.worker_.event_set(), deadline_, lifeline_) {}
 
   void dial() { connector_.connect(link_.tunnel_.connect, link_.tunnel_.connect_timeout_ms); }
@@ -70,7 +71,7 @@ class TunnelLink::Session final : private Lifeline::Owner, private Connector::Ow
   void on_released() override { link_.released(this); }
 
   TunnelLink& link_;
-  Lifeline lifeline_{*this};
+  Lifeline lifeline_;
   Deadline deadline_;
   Connector connector_;
   std::unique_ptr<Tunnel> tunnel_;
@@ -172,7 +173,7 @@ void TunnelLink::retire(CloseReason why) {
   if (!session_) return;
   Session* session = session_.get();
   retired_.push_back(std::move(session_));
-  session->close(why);  // may release it at once: from a loop callback, never from here (its timer is out)
+  session->close(why);  // released at the end of the turn at the soonest, never from here
 }
 
 void TunnelLink::released(Session* session) {

@@ -42,7 +42,8 @@ IpAddress address_of(const passthru::mproxy::Meta& meta) {
 TunnelStream::TunnelStream(Tunnel& tunnel, passthru::mproxy::Meta meta)
     : tunnel_(tunnel),
       meta_(std::move(meta)),
-      deadline_(tunnel.worker().loop(), lifeline_),
+      lifeline_(*this, tunnel.worker().releases()),
+      deadline_(tunnel.worker().deadlines()),
       connector_(*this, tunnel.worker().loop(), tunnel.worker().event_set(), deadline_, lifeline_),
       detection_(tunnel.server()) {
   if (tunnel.mproxy_index() != Tunnel::kNoMproxyTable) detection_.skip(tunnel.mproxy_index());  // a stream is not itself a tunnel
@@ -439,7 +440,7 @@ void TunnelStream::close(CloseReason why, bool reset) {
   tunnel_.metrics().stream_ended(record_);
   tunnel_.stream_ended(this);
   deadline_.close();
-  lifeline_.let_go();  // on_released() follows from a loop callback
+  lifeline_.let_go();  // on_released() follows at the end of the turn
 }
 
 void TunnelStream::on_released() { tunnel_.stream_released(this); }

@@ -9,7 +9,7 @@
 // Once connected it keeps its rule's timeouts with a RelayClock and its own Deadline, as a
 // plain relay does; the client's `end` for the stream starts the half-closed limit (M-PROXY has
 // no half-close the other way: the backend's EOF ends the stream). It logs one access line when
-// it ends and is deleted by its tunnel once its Lifeline says every handle has closed.
+// it ends and is deleted by its tunnel once its Lifeline lets it go, at the end of a turn.
 //
 // A local stream (MUX, the other end of the same tunnel) is the reverse: it was opened by this
 // side for a client connection whose socket it owns in place of a backend's, sends `connection`
@@ -118,7 +118,7 @@ class TunnelStream final : private Lifeline::Owner, private Connector::Owner, pr
   Stage stage_ = Stage::Detecting;
   AccessRecord record_;
   std::chrono::steady_clock::time_point connecting_since_;  ///< for the backend connect time
-  Lifeline lifeline_{*this};
+  Lifeline lifeline_;
   Deadline deadline_;
   RelayClock clock_;
   Connector connector_;

@@ -83,6 +83,7 @@ bool Worker::set_up(std::shared_ptr<const Config> config, std::vector<ListenerPl
   access_log_ = std::make_unique<AccessLog>();
   event_set_ = EventSet::open(&loop_, error);
   if (!event_set_) return fail(error);
+  deadlines_ = std::make_unique<DeadlineQueue>(&loop_);
   for (const ListenerPlan& plan : listeners) {
     ++given;
     if (!add_listener(config, plan, error)) return fail(error);
@@ -123,7 +124,7 @@ Worker::~Worker() {
   if (!loop_open_) return;
   // Every handle was closed by stop_now; run once more in case run() was never called.
   stop_now();
-  uv_run(&loop_, UV_RUN_NOWAIT);
+  run_until_all_closed();
   if (uv_loop_close(&loop_) != 0) spdlog::warn("an event loop closed with handles still open");
 }
 
@@ -131,10 +132,18 @@ void Worker::run() {
   int log_due_in_ms = -1;  // the held access-log lines are written out by then (-1: none held)
   while (!stopping_) {
     event_set_->turn(true, log_due_in_ms);
+    releases_.run();
     log_due_in_ms = access_log_->write_out_due(uv_now(&loop_));
   }
-  uv_run(&loop_, UV_RUN_DEFAULT);  // until the handles stop_now closed have called back
+  run_until_all_closed();
   finished_ = true;
+}
+
+void Worker::run_until_all_closed() {
+  // Until the handles stop_now closed and the requests still out have called back, and what
+  // they held has gone.
+  do releases_.run();
+  while (uv_run(&loop_, UV_RUN_ONCE) != 0 || !releases_.empty());
 }
 
 TunnelLink& Worker::tunnel_link(const std::shared_ptr<const Config>& config, std::size_t index) {
@@ -398,11 +407,12 @@ void Worker::stop_now() {
     }
   }
   for (Connection* c = connections_; c;) {
-    Connection* next = c->next;  // shutdown() unlinks it later, from a loop callback
+    Connection* next = c->next;  // shutdown() unlinks it later, at the end of the turn
     c->shutdown();
     c = next;
   }
   for (auto& [name, link] : tunnel_links_) link->close();
+  if (deadlines_) deadlines_->close();
   if (event_set_) event_set_->close();  // every connection socket is closed
 }
 

@@ -24,7 +24,9 @@
 #include "access_log.hpp"
 #include "buffer_pool.hpp"
 #include "connection_limits.hpp"
+#include "deadline.hpp"
 #include "event_set.hpp"
+#include "lifeline.hpp"
 #include "pipe_pool.hpp"
 
 namespace passthru::core {
@@ -106,6 +108,8 @@ class Worker {
   uv_loop_t* loop() noexcept { return &loop_; }
   BufferPool& relay_pool() noexcept { return relay_pool_; }
   EventSet& event_set() noexcept { return *event_set_; }
+  DeadlineQueue& deadlines() noexcept { return *deadlines_; }
+  Lifeline::ReleaseList& releases() noexcept { return releases_; }
   PipePool& pipe_pool() noexcept { return pipe_pool_; }
   ConnectionLimits& limits() noexcept { return *limits_; }
   AccessLog& access_log() noexcept { return *access_log_; }
@@ -158,6 +162,7 @@ class Worker {
   /// Closes the listening sockets if still open, every connection (end=shutdown) and every
   /// handle, so the loop returns.
   void stop_now();
+  void run_until_all_closed();
   friend struct Listener;
   /// Takes one connection; false when there was none to take (or accepting must wait).
   bool accept_one(Listener& listener);
@@ -180,6 +185,8 @@ class Worker {
   std::uint64_t listeners_made_ = 0;
   BufferPool relay_pool_;  ///< for M-PROXY tunnels, and relays when no pipe is to be had
   std::unique_ptr<EventSet> event_set_;
+  std::unique_ptr<DeadlineQueue> deadlines_;  ///< made with the loop; outlives every Deadline in the connections and links below
+  Lifeline::ReleaseList releases_;
   PipePool pipe_pool_;
   ConnectionLimits* limits_;
   WorkerMetrics metrics_;  ///< outlives every ListenerRules, whose counts it holds
