@@ -2,8 +2,8 @@
 - What passthru sends is what proxy-packer 2.0.4 (from npm) packs for the same fields, byte for
   byte, and proxy-packer's unpacker reads it; the answer, packed by proxy-packer, reaches the client.
 - Two passthru instances on loopback: 40 concurrent connections through the near one share one
-  tunnel (one established TCP connection to the far one, read from /proc/net/tcp), each reaching
-  its own backend (by its HTTP Host) with every byte both ways.
+  tunnel (one established TCP connection to the far one, as the kernel's sock_diag counts it),
+  each reaching its own backend (by its HTTP Host) with every byte both ways.
 - idle_timeout_ms closes the tunnel once no stream is open, and the next connection opens it again.
 - The far end going away ends the streams with end=tunnel_lost; a tunnel kept open (no
   idle_timeout_ms) dials again with backoff, and traffic flows once the far end is back.
@@ -13,6 +13,7 @@ import base64
 import json
 import re
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -29,13 +30,31 @@ REFERENCE = MPROXY / "node_modules" / "proxy-packer"
 
 
 def established(port):
-    """Established TCP connections whose local port is `port` (the far end's side of each tunnel)."""
-    count = 0
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if int(fields[1].split(":")[1], 16) == port and fields[3] == "01":
-            count += 1
-    return count
+    """Established TCP connections whose local port is `port` (the far end's side of each tunnel),
+    as the kernel's sock_diag answers (what `ss` asks). Not from /proc/net/tcp: that file comes a
+    page per read(2), each resuming its walk of a socket table that changes in between, so while
+    connections come and go one read of it can list a socket twice, or miss one. Here the kernel
+    filters by state and port and the few answers come from one walk."""
+    request = (struct.pack("=BBBBI", socket.AF_INET, socket.IPPROTO_TCP, 0, 0,  # inet_diag_req_v2: family, protocol,
+                           1 << 1)                  # no extensions, pad; states: ESTABLISHED only
+               + struct.pack("!HH32x", port, 0)     # inet_diag_sockid: source port; any destination port, addresses
+               + bytes(4 + 8))                      # any interface; cookie (a dump ignores it)
+    header = struct.pack("=IHHII", 16 + len(request),  # nlmsghdr: length,
+                         20, 0x300 | 1, 1, 0)          # SOCK_DIAG_BY_FAMILY, NLM_F_DUMP | NLM_F_REQUEST, seq, pid
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 4) as diag:  # NETLINK_SOCK_DIAG
+        diag.sendall(header + request)
+        count = 0
+        while True:
+            answer = diag.recv(65536)
+            offset = 0
+            while offset < len(answer):
+                length, kind = struct.unpack_from("=IH", answer, offset)
+                if kind == 3:  # NLMSG_DONE
+                    return count
+                if kind == 2:  # NLMSG_ERROR: its errno, negated, follows the header
+                    raise OSError(-struct.unpack_from("=i", answer, offset + 16)[0], "sock_diag refused")
+                count += 1  # an inet_diag_msg: one socket
+                offset += (length + 3) & ~3  # NLMSG_ALIGN
 
 
 def http_request(host, payload):
