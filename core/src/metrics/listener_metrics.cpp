@@ -41,6 +41,12 @@ void ListenerMetrics::backend_failed(const Action* action, std::uint8_t i) noexc
 
 void ListenerMetrics::decided(const Decision& decision, double seconds) noexcept {
   counters.detection.observe(seconds);
+  count(decision);
+}
+
+void ListenerMetrics::fell_back(const Decision& fallback) noexcept { count(fallback); }
+
+void ListenerMetrics::count(const Decision& decision) noexcept {
   if (decision.kind == Decision::Kind::ServerCatchall)
     counters.fallbacks[static_cast<std::size_t>(decision.fallback)].add();
   if (auto it = rules_.find(decision.action); it != rules_.end()) it->second->decisions.add();

@@ -22,6 +22,9 @@ class ListenerMetrics {
 
   /// Detection decided, `seconds` after the connection (or stream) began.
   void decided(const Decision& decision, double seconds) noexcept;
+  /// The decision was replaced by the server CATCHALL (a MUX whose reverse tunnel is not up):
+  /// the fallback is counted as a decision, but detection is not timed twice.
+  void fell_back(const Decision& fallback) noexcept;
   /// A connection ended (record.end), having moved record's bytes.
   void connection_ended(const AccessRecord& record) noexcept;
   /// A connection reached backend `i` of `action`'s pool, or failed to (it is marked down).
@@ -31,6 +34,7 @@ class ListenerMetrics {
   void stream_ended(const AccessRecord& record) noexcept;
 
  private:
+  void count(const Decision& decision) noexcept;  ///< the decision, and its fallback reason if any
   void count_bytes(const AccessRecord& record) noexcept;
 
   std::unordered_map<const Action*, RuleCounters*> rules_;

@@ -94,7 +94,7 @@ void Connection::fall_back_for_no_tunnel() {
   d.action = server_.catchall ? &*server_.catchall : nullptr;
   d.facts = record_.decision.facts;
   record_.decision = d;
-  rules_->metrics.decided(d, seconds_since(record_.started));
+  rules_->metrics.fell_back(d);
   if (d.action && d.action->kind == ActionKind::Mux && d.action->tunnel_index == kReverseTunnel) {
     end(CloseReason::Rejected, 0);  // a reverse tunnel as the fallback for one that is not up: no
     return;

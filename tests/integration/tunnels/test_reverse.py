@@ -23,6 +23,9 @@ from harness import (Passthru, TcpServer, TlsBackend, certificate, client_hello,
                      s_client, seconds, wait_until)
 from test_mux import established  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "metrics"))
+from test_metrics import get, sample  # noqa: E402
+
 TOKEN = "tok-reverse-5e1f0a9c3b7d"
 
 
@@ -170,6 +173,20 @@ class Reverse(unittest.TestCase):
                 with self.assertRaises(ConnectionResetError):
                     client.recv(1)
             outer.wait_log(r"fallback=no_tunnel sni=app\.test action=REJECT [^\n]*end=rejected")
+
+    def test_a_fallback_for_no_tunnel_is_counted_once_and_detection_timed_once(self):
+        port = free_port()
+        config = "[metrics]\nlisten = \"127.0.0.1:0\"\n" + outer_config(port, Path(self.dir.name) / "tokens",
+                                                                     self.fallback.port)
+        with Passthru(config) as outer:
+            for _ in range(2):
+                with socket.create_connection(("127.0.0.1", port), timeout=seconds(5)) as client:
+                    client.sendall(client_hello("app.test"))
+            wait_until(lambda: outer.log().count("fallback=no_tunnel") == 2, 5, "two fallback lines")
+            text = get(outer.metrics_port, "/metrics")[1]
+            listener = f"127.0.0.1:{port}"
+            self.assertEqual(sample(text, "passthru_detection_seconds_count", listener=listener), 2)
+            self.assertEqual(sample(text, "passthru_fallbacks_total", listener=listener, reason="no_tunnel"), 2)
 
     def test_a_link_whose_certificate_does_not_verify_never_comes_up(self):
         port = free_port()
