@@ -1,5 +1,6 @@
 // BufferPool: fixed-size byte buffers reused within one event loop, so that reading and
-// relaying allocate nothing in the steady state and an idle connection holds no buffer.
+// relaying allocate nothing in the steady state and an idle connection holds no buffer. The
+// worker keeps its Connections' memory in one too.
 // Not thread-safe by design: each worker owns its pools.
 #pragma once
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <new>
 #include <random>
 #include <string>
 #include <utility>
@@ -27,7 +28,7 @@ Connection::Connection(Worker& worker, std::shared_ptr<ListenerRules> rules)
       forwarder_(*this, worker.pipe_pool(), worker.relay_pool(), deadline_) {}
 
 void Connection::start(Worker& worker, Listener& listener, int fd, const IpAddress& peer) {
-  auto* self = new Connection(worker, listener.rules);
+  auto* self = new (worker.connection_memory().take()) Connection(worker, listener.rules);
   worker.add(self);
   self->rules_->metrics.counters.accepted.add();
   self->peer_ = self->counted_ = peer;
@@ -293,8 +294,10 @@ void Connection::on_released() {
   worker_.access_log().write(record_);
   rules_->metrics.connection_ended(record_);
   worker_.limits().release(*rules_->counts, counted_);
-  worker_.remove(this);
-  delete this;  // the last connection on retired rules lets go of their config, and its plugins
+  Worker& worker = worker_;
+  worker.remove(this);
+  this->~Connection();  // the last connection on retired rules lets go of their config, and its plugins
+  worker.connection_memory().give(reinterpret_cast<char*>(this));
 }
 
 }  // namespace passthru::core

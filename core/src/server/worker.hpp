@@ -107,6 +107,8 @@ class Worker {
 
   uv_loop_t* loop() noexcept { return &loop_; }
   BufferPool& relay_pool() noexcept { return relay_pool_; }
+  /// Blocks the size of a Connection, for Connection::start.
+  BufferPool& connection_memory() noexcept { return connection_memory_; }
   EventSet& event_set() noexcept { return *event_set_; }
   DeadlineQueue& deadlines() noexcept { return *deadlines_; }
   Lifeline::ReleaseList& releases() noexcept { return releases_; }
@@ -184,6 +186,7 @@ class Worker {
   std::vector<Retired> retired_;
   std::uint64_t listeners_made_ = 0;
   BufferPool relay_pool_;  ///< for M-PROXY tunnels, and relays when no pipe is to be had
+  BufferPool connection_memory_;  ///< every connection has gone before it does (~Worker runs the loop out)
   std::unique_ptr<EventSet> event_set_;
   std::unique_ptr<DeadlineQueue> deadlines_;  ///< made with the loop; outlives every Deadline in the connections and links below
   Lifeline::ReleaseList releases_;
