@@ -310,19 +310,23 @@ class Loader {
     for (ProtocolTable& protocol : server.protocols)
       for (Action& action : protocol.actions) resolve_timeouts(server.timeout_keys, action);
     if (server.catchall) resolve_timeouts(server.timeout_keys, *server.catchall);
-    check_transparent_forwards(server, tunnel_routes);
+    check_forward_targets(server, tunnel_routes);
   }
 
-  /// What a FORWARD's ORIGINAL and source need of their listener: ORIGINAL a transparent
-  /// listener, source a target of the family its clients have; neither goes with a DEMUX rule
-  /// or in a tunnel's tables, whose streams were not diverted by the kernel and have no address
-  /// of their own to bind.
-  void check_transparent_forwards(const ServerConfig& server, bool tunnel_routes) {
+  /// What a FORWARD's targets need of their listener: ORIGINAL a transparent listener, source a
+  /// target of the family its clients have; neither goes with a DEMUX rule or in a tunnel's
+  /// tables, whose streams were not diverted by the kernel and have no address of their own to
+  /// bind. STREAM needs streams: a DEMUX rule beside it, or a tunnel's tables.
+  void check_forward_targets(const ServerConfig& server, bool tunnel_routes) {
     std::vector<const Action*> actions = actions_of(server);
     bool demux = std::any_of(actions.begin(), actions.end(), [](const Action* a) { return a->kind == ActionKind::Demux; });
     for (const Action* action : actions) {
       if (action->kind != ActionKind::Forward) continue;
-      if (tunnel_routes && (action->to_original || action->source != SourceKind::Own))
+      if (action->to_stream && !demux && !tunnel_routes)
+        error(action->to_addr_at, "to_addr = \"STREAM\" sends a tunnel's stream to the destination it names, and no "
+                                  "stream arrives at this listener: give it a DEMUX rule, or put this rule in a "
+                                  "[tunnels.NAME] table");
+      else if (tunnel_routes && (action->to_original || action->source != SourceKind::Own))
         error(action->to_original ? action->to_addr_at : action->source_at,
               "a tunnel's tables route the streams its far end opens; ORIGINAL and source are for connections the "
               "kernel diverted to passthru, not for streams inside a tunnel");
@@ -622,6 +626,7 @@ class Loader {
           return std::nullopt;
         }
         action.to_stream = true;
+        action.to_addr_at = position_of(to_addr->source());
         action.allow = std::make_shared<const DestinationList>(std::move(*list));
         return ok ? std::optional<Action>(action) : std::nullopt;
       }

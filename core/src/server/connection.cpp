@@ -108,6 +108,10 @@ void Connection::apply(const Decision& decision) {
       start_mux();
       return;
     case ActionKind::Forward:
+      if (decision.action->to_stream) {  // a stream's own destination: a plain connection names none
+        end(CloseReason::NoRoute, 0);
+        return;
+      }
       stage_ = Stage::Connecting;
       connecting_since_ = std::chrono::steady_clock::now();
       connect_backend(*decision.action);

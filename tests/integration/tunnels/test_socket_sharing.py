@@ -12,7 +12,7 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import Passthru, connect, free_port, recv_all, seconds  # noqa: E402
+from harness import Passthru, client_hello, connect, free_port, recv_all, seconds  # noqa: E402
 
 
 class Destination:
@@ -91,6 +91,30 @@ bypass = ["127.0.0.4", "10.0.0.0/8", ".intranet.test"]
 CATCHALL = { action = "FORWARD", to_addr = "STREAM" }
 """)
         self.assertIn('to_addr = "STREAM" needs allow', str(refused.exception))
+
+    def test_stream_on_a_listener_no_stream_reaches_is_refused_by_the_config(self):
+        with self.assertRaises(AssertionError) as refused:
+            Passthru("""
+[servers."127.0.0.1:0"]
+[servers."127.0.0.1:0".CATCHALL]
+CATCHALL = { action = "FORWARD", to_addr = "STREAM", allow = [".example.test"] }
+""")
+        self.assertIn("no stream arrives at this listener: give it a DEMUX rule", str(refused.exception))
+
+    def test_a_connection_that_is_not_a_stream_has_no_route_on_a_stream_rule(self):
+        # STREAM is a stream's own destination; a plain connection beside the tunnels names none.
+        with Passthru("""
+[servers."127.0.0.1:0"]
+[servers."127.0.0.1:0".MPROXY]
+CATCHALL = { action = "DEMUX" }
+[servers."127.0.0.1:0".TLS]
+"SNI a.example.test" = { action = "FORWARD", to_addr = "STREAM", allow = [".example.test"] }
+""") as proxy:
+            with connect(proxy.port) as client:
+                client.sendall(client_hello("a.example.test"))
+                client.settimeout(seconds(5))
+                self.assertEqual(recv_all(client), b"")
+            proxy.wait_log(r'rule="SNI a\.example\.test" sni=a\.example\.test action=FORWARD target=STREAM [^\n]*end=no_route')
 
 
 if __name__ == "__main__":
