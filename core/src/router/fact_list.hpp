@@ -69,13 +69,15 @@ class FactList {
   // A record is the fact's kind (1 byte), its key's length (1 byte), its value's (2 bytes,
   // big-endian), the key, the value.
   static constexpr std::size_t kHeaderSize = 4;
+  static constexpr std::size_t kMaxKey = 0xFF;      // what the key's length byte holds
+  static constexpr std::size_t kMaxValue = 0xFFFF;  // what the value's two bytes hold; a Facts buffer is far smaller
 
   static std::size_t record_size(const passthru::sdk::Fact& fact) {
-    return std::min<std::size_t>(fact.key.size(), 0xFF) + std::min<std::size_t>(fact.value.size(), 0xFFFF);
+    return std::min(fact.key.size(), kMaxKey) + std::min(fact.value.size(), kMaxValue);
   }
   void append(const passthru::sdk::Fact& fact) {
-    std::string_view key = fact.key.substr(0, 0xFF);
-    std::string_view value = fact.value.substr(0, 0xFFFF);  // a Facts buffer is far smaller
+    std::string_view key = fact.key.substr(0, kMaxKey);
+    std::string_view value = fact.value.substr(0, kMaxValue);
     text_ += static_cast<char>(fact.kind);
     text_ += static_cast<char>(key.size());
     text_ += static_cast<char>(value.size() >> 8);
