@@ -114,6 +114,7 @@ void Connection::apply(const Decision& decision) {
       }
       stage_ = Stage::Connecting;
       connecting_since_ = std::chrono::steady_clock::now();
+      connector_.sends_first(backend_gets_bytes_first());
       connect_backend(*decision.action);
       return;
   }
@@ -226,6 +227,11 @@ void Connection::on_connect_failed(CloseReason why, int error) {
 void Connection::on_forwarded(CloseReason why, int error) { end(why, error); }
 
 void Connection::on_tunnel_finished(CloseReason why, int error) { end(why, error); }
+
+bool Connection::backend_gets_bytes_first() const noexcept {
+  return record_.decision.action->send_proxy.version != ProxyVersion::None ||
+         sniffer_.bytes_read() > sniffer_.unwrapped().offset;
+}
 
 std::string Connection::proxy_header(const Socket& client) const {
   const ProxySend& send = record_.decision.action->send_proxy;

@@ -90,6 +90,9 @@ class Connection final : private Lifeline::Owner, private Sniffer::Owner, privat
   /// to_addr = "{sni}:PORT" / "{host}:PORT": connects to the name the client sent, within the
   /// rule's allow list.
   void connect_by_name(const Action& action);
+  /// Whether the backend gets bytes as soon as it is connected: a PROXY header, or what the
+  /// client sent (after any header an UNWRAP rule strips).
+  bool backend_gets_bytes_first() const noexcept;
   /// The PROXY header the rule asks for (empty if none); `client` is asked for our own address.
   std::string proxy_header(const Socket& client) const;
   /// Records why it ended, closes whatever the current stage holds, and lets go.

@@ -78,6 +78,7 @@ void Connection::start_mux() {
     record_.bypassed = &bypass_to_;
     stage_ = Stage::Connecting;
     connecting_since_ = std::chrono::steady_clock::now();
+    connector_.sends_first(backend_gets_bytes_first());
     connector_.connect(bypass_to_, server_.connect_timeout_ms);
     return;
   }

@@ -64,6 +64,10 @@ class Connector final : private Socket::Watcher, private Deadline::Expiry {
   /// name-built target's allow list, which must outlive the connector); otherwise fail with
   /// ConnectFailed and EACCES, trying none.
   void only_to(const NameAllow& allow) noexcept { allow_ = &allow; }
+  /// Whether the owner writes to the backend as soon as it is connected (the bytes the
+  /// detectors saw, a PROXY header): the handshake's last ACK then leaves with those bytes.
+  /// Applies to the connects started from now on.
+  void sends_first(bool yes) noexcept { sends_first_ = yes; }
   /// A name is being resolved (its request cannot be reused until its callback has come).
   [[nodiscard]] bool resolving() const noexcept { return resolving_; }
 
@@ -98,6 +102,7 @@ class Connector final : private Socket::Watcher, private Deadline::Expiry {
   bool literal_tried_ = false;
   bool resolving_ = false;
   bool active_ = false;  ///< connecting, and the owner wants to hear of it
+  bool sends_first_ = false;
 };
 
 }  // namespace passthru::core

@@ -44,6 +44,8 @@ class Sniffer final : private Socket::Watcher, private Deadline::Expiry {
   Socket take_client() noexcept { return std::move(client_); }
   ConnBuf take_bytes() noexcept { return std::move(bytes_); }
   [[nodiscard]] bool client_finished() const noexcept { return client_eof_; }
+  /// How many bytes the client sent so far (before take_bytes()).
+  [[nodiscard]] std::size_t bytes_read() const noexcept { return bytes_.size(); }
   /// What UNWRAP rules stripped (the bytes to skip, the addresses and facts they carried).
   [[nodiscard]] const Unwrapped& unwrapped() const noexcept { return detection_.unwrapped(); }
   /// Closes the client (it was rejected, or passthru is stopping) and drops its bytes.

@@ -76,11 +76,13 @@ def calls_per_connection(extra=""):
 
 @unittest.skipUnless(can_trace(), "strace cannot trace here")
 class SystemCalls(unittest.TestCase):
-    def test_a_forwarded_tls_connection_costs_fifteen_calls(self):
+    def test_a_forwarded_tls_connection_costs_sixteen_calls(self):
         calls = calls_per_connection()
         # Nothing asks for our own address, and TCP_NODELAY comes from the listener.
         self.assertEqual(calls.get("getsockname", 0), 0, calls)
-        self.assertLessEqual(calls.get("setsockopt", 0), 2, calls)  # the backend's port search and TCP_NODELAY
+        # The backend's TCP_NODELAY, and TCP_QUICKACK off so that its handshake's last ACK leaves
+        # with the hello (test_packets.py); the port search too past 4,000 connects a second.
+        self.assertLessEqual(calls.get("setsockopt", 0), 2, calls)
         # The connect's outcome comes from epoll alone: SO_ERROR is asked for only on an error.
         self.assertEqual(calls.get("getsockopt", 0), 0, calls)
         # accept4 gives the peer's address, and is not called again only to hear EAGAIN.
@@ -95,12 +97,11 @@ class SystemCalls(unittest.TestCase):
         self.assertLessEqual(calls.get("read", 0), 4.1, calls)
         # epoll_wait depends on how events batch up and how loaded the machine is: it is not
         # counted. (One a wake-up, in the worker's own set: 4 to 5 here for a client at a time,
-        # where waiting in libuv's set and then in a second one made about 6.3.) Nor is the
-        # write() of each connection's log line (the relay's own writes are).
+        # where waiting in libuv's set and then in a second one made about 6.3.)
         counted = {k: v for k, v in calls.items() if k != "epoll_wait"}
-        counted["write"] = counted.get("write", 0) - 1
-        # 15, and the half is for calls made once (a pool's first buffer), shared out here.
-        self.assertLessEqual(sum(counted.values()), 15.5, counted)
+        # 16, and the half is for calls made once (a pool's first buffer) and for the log's
+        # writes (a few lines at a time), shared out here.
+        self.assertLessEqual(sum(counted.values()), 16.5, counted)
 
     def test_our_own_address_is_asked_for_only_to_send_a_proxy_header(self):
         calls = calls_per_connection(', send_proxy = "v1"')
