@@ -397,16 +397,21 @@ def first_free_port(candidates):
     raise AssertionError("no free port among the candidates")
 
 
-def echo_round(sock, data):
-    """Sends `data` to an echoing peer and returns what came back (all of it, or up to its EOF)."""
-    sock.sendall(data)
+def recv_exactly(sock, size):
+    """Reads `size` bytes, or fewer if the peer's EOF comes first."""
     got = b""
-    while len(got) < len(data):
+    while len(got) < size:
         chunk = sock.recv(65536)
         if not chunk:
             break
         got += chunk
     return got
+
+
+def echo_round(sock, data):
+    """Sends `data` to an echoing peer and returns what came back (all of it, or up to its EOF)."""
+    sock.sendall(data)
+    return recv_exactly(sock, len(data))
 
 
 def free_port():

@@ -9,7 +9,7 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import SOURCE, Passthru, TcpServer, connect, echo_handler, wait_until  # noqa: E402
+from harness import SOURCE, Passthru, TcpServer, connect, echo_handler, recv_exactly, wait_until  # noqa: E402
 
 HELLO = (SOURCE / "plugins/tls/tests/vectors/openssl-3.0-s_client.bin").read_bytes()  # SNI hello.example.test
 CONNECTIONS = 10
@@ -33,12 +33,7 @@ def tcp_info(conn):
 
 def hello_handler(server, conn):
     """Reads the whole hello, records what the socket had received by then, answers."""
-    got = b""
-    while len(got) < len(HELLO):
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        got += chunk
+    got = recv_exactly(conn, len(HELLO))
     server.received.append((got, tcp_info(conn)))
     conn.sendall(b"a" * 64)
     echo_handler(server, conn)
