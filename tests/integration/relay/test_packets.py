@@ -9,7 +9,8 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import SOURCE, Passthru, TcpServer, connect, echo_handler, recv_exactly, wait_until  # noqa: E402
+from harness import (SOURCE, Passthru, TcpServer, banner_handler, connect, echo_handler, recv_exactly,  # noqa: E402
+                     wait_until)
 
 HELLO = (SOURCE / "plugins/tls/tests/vectors/openssl-3.0-s_client.bin").read_bytes()  # SNI hello.example.test
 CONNECTIONS = 10
@@ -39,15 +40,14 @@ def hello_handler(server, conn):
     echo_handler(server, conn)
 
 
-def banner_handler(server, conn):
-    """Speaks first; records the socket's handshake round trip as it is accepted."""
+def timed_banner_handler(server, conn):
+    """Records the socket's handshake round trip as it is accepted, then speaks first."""
     server.received.append(tcp_info(conn))
-    conn.sendall(b"220 mail.example ESMTP\r\n")
-    echo_handler(server, conn)
+    banner_handler(b"220 mail.example ESMTP\r\n")(server, conn)
 
 
 class Packets(unittest.TestCase):
-    def exchange_hellos(self, extra="", expected=HELLO):
+    def exchange_hellos(self, extra=""):
         with TcpServer(hello_handler) as backend, \
                 Passthru(CONFIG.format(backend=backend.port, extra=extra)) as proxy:
             for _ in range(CONNECTIONS):
@@ -56,7 +56,7 @@ class Packets(unittest.TestCase):
                     self.assertEqual(s.recv(64), b"a" * 64)
             wait_until(lambda: len(backend.received) == CONNECTIONS, 10, "every hello at the backend")
             for got, (segs_in, _) in backend.received:
-                self.assertTrue(got.endswith(expected), got[:16])
+                self.assertTrue(got.endswith(HELLO), got[:16])
                 # The SYN, then one segment: the ACK of the SYN-ACK carrying the bytes (three when
                 # the ACK goes alone).
                 self.assertEqual(segs_in, 2)
@@ -71,7 +71,7 @@ class Packets(unittest.TestCase):
         # A silent client reaches the CATCHALL at the deadline with no byte to send: the ACK must
         # not wait for any (the kernel holds a delayed one back 200 ms, and the backend's
         # accept() with it), which the backend's socket shows as its handshake's round trip.
-        with TcpServer(banner_handler) as backend, Passthru(CONFIG.format(backend=backend.port, extra="")) as proxy:
+        with TcpServer(timed_banner_handler) as backend, Passthru(CONFIG.format(backend=backend.port, extra="")) as proxy:
             for _ in range(3):
                 with connect(proxy.port) as s:
                     self.assertEqual(s.recv(100), b"220 mail.example ESMTP\r\n")
