@@ -89,12 +89,11 @@ void Connection::start_mux() {
 
 void Connection::fall_back_for_no_tunnel() {
   stage_ = Stage::Sniffing;  // waiting for no tunnel: the Sniffer still holds the client
-  Decision d;
+  Decision& d = record_.decision;  // the server CATCHALL's from now on; the facts seen stay
   d.kind = Decision::Kind::ServerCatchall;
+  d.protocol = nullptr;
   d.fallback = FallbackReason::NoTunnel;
   d.action = server_.catchall ? &*server_.catchall : nullptr;
-  d.facts = record_.decision.facts;
-  record_.decision = d;
   rules_->metrics.fell_back(d);
   if (d.action && d.action->kind == ActionKind::Mux && d.action->tunnel_index == kReverseTunnel) {
     end(CloseReason::Rejected, 0);  // a reverse tunnel as the fallback for one that is not up: no
